@@ -1,0 +1,34 @@
+# The two commands README.md promises: `make demo` and `make test`. Both set up a fresh
+# machine themselves (scripts/setup.sh).
+.PHONY: setup build typecheck lint unit test bench demo demo-down clean
+
+setup:
+	@bash scripts/setup.sh
+
+build: setup
+	npx tsc -p tsconfig.build.json
+
+typecheck: setup
+	npx tsc -p tsconfig.json --noEmit
+
+lint: setup
+	npx biome check .
+
+unit: setup
+	npx vitest run
+
+# Typecheck, lint, then every test (unit, etcd and real-systemd ones; the latter need root).
+test: setup
+	npx tsc -p tsconfig.json --noEmit
+	npx biome check .
+	npx vitest run
+
+bench: build
+	node dist/bench/run.js
+
+clean:
+	rm -rf dist
+
+demo:
+	@echo "make demo: the multi-host demo arrives with fleetd (issue 7); nothing was started." >&2
+	@exit 1
