@@ -1,0 +1,158 @@
+/**
+ * @module agent/registry/leases
+ * An etcd lease kept alive by us, not by etcd3's Lease class, for two reasons:
+ * - a restarted fleetd must be able to adopt the lease its predecessor held (etcd3 can only
+ *   grant new ones), so that its machine and unit states never disappear across a restart;
+ * - the agent must know the moment its lease may have expired (TTL after the last successful
+ *   keepalive), not 2×TTL later when etcd3 would emit `lost`, to fence itself in time.
+ */
+import { EventEmitter } from "node:events";
+import type { Etcd3, IDuplexStream, ILeaseKeepAliveRequest, ILeaseKeepAliveResponse } from "etcd3";
+import type { Logger } from "../logging/logger.js";
+import { RegistryError } from "./errors.js";
+
+export interface LeaseKeeperEvents {
+  /** etcd says the lease is gone (expired or revoked): keys on it are deleted. */
+  expired: [];
+  /** No keepalive has succeeded for a whole TTL: the lease may be gone; we cannot know. */
+  stale: [];
+  /** A keepalive succeeded after the lease was stale. */
+  fresh: [];
+}
+
+export class LeaseKeeper extends EventEmitter<LeaseKeeperEvents> {
+  #timer: NodeJS.Timeout | undefined;
+  #stream: IDuplexStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse> | undefined;
+  #lastOk: number;
+  #stale = false;
+  #closed = false;
+
+  private constructor(
+    private readonly client: Etcd3,
+    readonly id: string,
+    readonly ttlSeconds: number,
+    private readonly log: Logger,
+    private readonly now: () => number,
+  ) {
+    super();
+    this.#lastOk = now();
+  }
+
+  /** A new lease of `ttlSeconds` (at least 1). */
+  static async grant(
+    client: Etcd3,
+    ttlSeconds: number,
+    log: Logger,
+    now: () => number = Date.now,
+  ): Promise<LeaseKeeper> {
+    const ttl = Math.max(1, Math.ceil(ttlSeconds));
+    const res = await client.leaseClient.leaseGrant({ TTL: ttl });
+    if (res.error) throw new RegistryError(`etcd refused a lease of ${ttl}s: ${res.error}`);
+    const keeper = new LeaseKeeper(client, String(res.ID), ttl, log, now);
+    keeper.#start();
+    return keeper;
+  }
+
+  /**
+   * The lease `id` if etcd still holds it (a fleetd restarted within its TTL), else undefined.
+   * The TTL is the lease's own granted TTL.
+   */
+  static async resume(
+    client: Etcd3,
+    id: string,
+    log: Logger,
+    now: () => number = Date.now,
+  ): Promise<LeaseKeeper | undefined> {
+    const res = await client.leaseClient.leaseTimeToLive({ ID: id });
+    if (Number(res.TTL) <= 0) return undefined;
+    const keeper = new LeaseKeeper(client, String(res.ID), Number(res.grantedTTL), log, now);
+    keeper.#start();
+    await keeper.keepaliveOnce();
+    return keeper;
+  }
+
+  /** When the last keepalive succeeded (ms, the injected clock). */
+  get lastKeepaliveOk(): number {
+    return this.#lastOk;
+  }
+
+  /** True while the lease is certainly alive: less than one TTL since the last keepalive. */
+  isFresh(at: number = this.now()): boolean {
+    return at - this.#lastOk < this.ttlSeconds * 1000;
+  }
+
+  #start(): void {
+    // TTL/3 as etcd's own clients do: two keepalives may fail before the lease is at risk.
+    const every = Math.max(100, (this.ttlSeconds * 1000) / 3);
+    this.#timer = setInterval(() => {
+      this.keepaliveOnce().catch((err: unknown) => {
+        this.log.debug("lease keepalive failed", { lease: this.id, error: String(err) });
+      });
+      this.#checkStale();
+    }, every);
+    this.#timer.unref();
+  }
+
+  #checkStale(): void {
+    if (!this.#stale && !this.isFresh()) {
+      this.#stale = true;
+      this.log.warn("lease may have expired: no keepalive succeeded for a whole TTL", {
+        lease: this.id,
+        ttl: this.ttlSeconds,
+      });
+      this.emit("stale");
+    }
+  }
+
+  async #openStream(): Promise<IDuplexStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse>> {
+    if (this.#stream !== undefined) return this.#stream;
+    const stream = await this.client.leaseClient.leaseKeepAlive();
+    stream.on("data", (res: ILeaseKeepAliveResponse) => this.#onResponse(res));
+    const drop = () => {
+      if (this.#stream === stream) this.#stream = undefined;
+    };
+    stream.on("error", (err: unknown) => {
+      this.log.debug("lease keepalive stream failed", { lease: this.id, error: String(err) });
+      drop();
+    });
+    stream.on("end", drop);
+    this.#stream = stream;
+    return stream;
+  }
+
+  #onResponse(res: ILeaseKeepAliveResponse): void {
+    if (this.#closed) return;
+    if (Number(res.TTL) <= 0) {
+      this.log.warn("etcd reports the lease expired", { lease: this.id });
+      this.close();
+      this.emit("expired");
+      return;
+    }
+    this.#lastOk = this.now();
+    if (this.#stale) {
+      this.#stale = false;
+      this.emit("fresh");
+    }
+  }
+
+  /** Sends one keepalive now. */
+  async keepaliveOnce(): Promise<void> {
+    if (this.#closed) return;
+    const stream = await this.#openStream();
+    stream.write({ ID: this.id });
+  }
+
+  /** Stops renewing; the lease expires after its TTL (keys stay until then). */
+  close(): void {
+    this.#closed = true;
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#stream?.end();
+    this.#stream = undefined;
+  }
+
+  /** Stops renewing and deletes the lease with every key on it, now. */
+  async revoke(): Promise<void> {
+    this.close();
+    await this.client.leaseClient.leaseRevoke({ ID: this.id });
+  }
+}
