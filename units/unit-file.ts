@@ -1,0 +1,308 @@
+/**
+ * @module units/unit-file
+ * Unit files as fleet read, stored and hashed them: the ordered list of options that
+ * go-systemd's lexer (fleet v1.0.0's vendored copy) produced, fleet's canonical
+ * re-serialization, and the SHA-1 of that text that `fleetctl list-unit-files` shows as HASH.
+ *
+ * Every file fleet accepted and systemd accepts gives the same options, text and hash here.
+ * Where fleet's lexer had traps, this one refuses with the line and a fix instead (see
+ * docs/unit-files.md, "Differences from fleet"):
+ * - one line-length limit (2047 bytes a line), not one that depended on read-buffer state;
+ * - CRLF is a line ending everywhere, continuations included;
+ * - a section header must close on its own line (`[Unit` then `Foo]` on the next is refused);
+ * - a value that would not survive fleet's own re-serialization (one that ends in a
+ *   backslash) is refused, so what is stored always reads back the same.
+ */
+import { createHash } from "node:crypto";
+import { UnitsError } from "./errors.js";
+import type { UnitOption } from "./unit-option.js";
+
+/** A unit file: its options in file order. Build one with `parseUnitFile`. */
+export interface UnitFile {
+  readonly options: readonly UnitOption[];
+}
+
+/** The unit text is not a unit file fleet-ts accepts; `line` is 1-based. */
+export class UnitFileParseError extends UnitsError {
+  override name = "UnitFileParseError";
+  constructor(
+    readonly line: number,
+    readonly reason: string,
+  ) {
+    super(`line ${line}: ${reason}`);
+  }
+}
+
+/** Longest line, in bytes without its line ending: fleet's nominal limit (2048 with it). */
+export const MAX_LINE_BYTES = 2047;
+
+/**
+ * Go's `unicode.IsSpace`, which go-systemd trims names and values with. It differs from
+ * JavaScript's `trim()`: NEL (U+0085) is a space, the BOM (U+FEFF) is not.
+ */
+const GO_SPACE =
+  "\t\n\v\f\r \u0085\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000";
+
+function isGoSpace(ch: string): boolean {
+  return GO_SPACE.includes(ch);
+}
+
+export function goTrimSpace(s: string): string {
+  let start = 0;
+  let end = s.length;
+  while (start < end && isGoSpace(s[start] as string)) start++;
+  while (end > start && isGoSpace(s[end - 1] as string)) end--;
+  return s.slice(start, end);
+}
+
+const isComment = (ch: string): boolean => ch === "#" || ch === ";";
+
+/**
+ * Text from bytes the way fleet's API stored it: fleetctl sent options as JSON, and Go's JSON
+ * encoder replaces invalid UTF-8 with U+FFFD, so the server never saw the raw bytes.
+ */
+function toText(input: string | Uint8Array): string {
+  const text =
+    typeof input === "string" ? input : new TextDecoder("utf-8", { fatal: false }).decode(input);
+  // Lone surrogates cannot be encoded; U+FFFD is what Buffer.from would write anyway.
+  return text.toWellFormed();
+}
+
+/**
+ * Parses unit-file text (or bytes, read as UTF-8) into its options, in file order.
+ * @throws UnitFileParseError with the line and how to fix it.
+ * @example parseUnitFile("[Service]\nExecStart=/bin/true\n").options
+ *   // [{ section: "Service", name: "ExecStart", value: "/bin/true" }]
+ */
+export function parseUnitFile(input: string | Uint8Array): UnitFile {
+  let text = toText(input);
+  if (text.startsWith("\ufeff")) text = text.slice(1); // systemd skips a UTF-8 BOM too
+  text = text.replace(/\r\n/g, "\n");
+  checkLineLengths(text);
+  return { options: new Lexer(text).lex() };
+}
+
+function checkLineLengths(text: string): void {
+  // Cheap pre-check: a UTF-16 unit is at most 3 UTF-8 bytes.
+  if (text.length * 3 <= MAX_LINE_BYTES) return;
+  let line = 1;
+  let start = 0;
+  for (;;) {
+    const nl = text.indexOf("\n", start);
+    const end = nl < 0 ? text.length : nl;
+    if (end - start > MAX_LINE_BYTES / 3 || nl < 0) {
+      const bytes = Buffer.byteLength(text.slice(start, end));
+      if (bytes > MAX_LINE_BYTES) {
+        throw new UnitFileParseError(
+          line,
+          `line is ${bytes} bytes long; the limit is ${MAX_LINE_BYTES}: split a long value over several lines, each but the last ending in a backslash (\\)`,
+        );
+      }
+    }
+    if (nl < 0) return;
+    start = nl + 1;
+    line++;
+  }
+}
+
+/** A port of go-systemd's lexer (unit/deserialize.go at efa0506), a state machine over text. */
+class Lexer {
+  #i = 0;
+  #line = 1;
+  readonly #opts: UnitOption[] = [];
+
+  constructor(private readonly s: string) {}
+
+  lex(): UnitOption[] {
+    let next: (() => void) | undefined = () => this.#beforeFirstSection();
+    // Each step returns the next; iterative so a huge file cannot overflow the stack.
+    while (next !== undefined) {
+      this.#next = undefined;
+      next();
+      next = this.#next;
+    }
+    return this.#opts;
+  }
+
+  #next: (() => void) | undefined;
+
+  #readChar(): string | undefined {
+    if (this.#i >= this.s.length) return undefined;
+    const cp = this.s.codePointAt(this.#i) as number;
+    const ch = String.fromCodePoint(cp);
+    this.#i += ch.length;
+    if (ch === "\n") this.#line++;
+    return ch;
+  }
+
+  /** One line without its "\n"; `eof` when it was the last (no "\n" after it). */
+  #toEOL(): { line: string; eof: boolean } {
+    const nl = this.s.indexOf("\n", this.#i);
+    if (nl < 0) {
+      let line = this.s.slice(this.#i);
+      this.#i = this.s.length;
+      if (line.endsWith("\r")) line = line.slice(0, -1);
+      return { line, eof: true };
+    }
+    const line = this.s.slice(this.#i, nl);
+    this.#i = nl + 1;
+    this.#line++;
+    return { line, eof: false };
+  }
+
+  #beforeFirstSection(): void {
+    const ch = this.#readChar();
+    if (ch === undefined) return;
+    if (ch === "[") {
+      this.#next = () => this.#sectionName();
+    } else if (isComment(ch)) {
+      this.#next = () => this.#ignoreLine(() => this.#beforeFirstSection());
+    } else {
+      // Text before the first section is ignored, by fleet and by systemd alike
+      // ("Assignment outside of section. Ignoring.").
+      this.#next = () => this.#beforeFirstSection();
+    }
+  }
+
+  #sectionName(): void {
+    const start = this.#i;
+    const line = this.#line;
+    const close = this.s.indexOf("]", start);
+    const nl = this.s.indexOf("\n", start);
+    if (close < 0 || (nl >= 0 && nl < close)) {
+      throw new UnitFileParseError(
+        line,
+        "section header is not closed: write it as [Name] on one line",
+      );
+    }
+    const section = this.s.slice(start, close);
+    this.#i = close + 1;
+    this.#next = () => this.#sectionSuffix(section);
+  }
+
+  #sectionSuffix(section: string): void {
+    const line = this.#line;
+    const garbage = goTrimSpace(this.#toEOL().line);
+    if (garbage.length > 0) {
+      throw new UnitFileParseError(
+        line,
+        `unexpected text ${JSON.stringify(garbage)} after the section header [${section}]; put options on their own lines`,
+      );
+    }
+    this.#next = () => this.#sectionOrOption(section);
+  }
+
+  #ignoreLine(then: () => void): void {
+    for (;;) {
+      let { line, eof } = this.#toEOL();
+      // go-systemd removes exactly one trailing space before looking for a continuation.
+      if (line.endsWith(" ")) line = line.slice(0, -1);
+      if (!line.endsWith("\\") || eof) break;
+    }
+    this.#next = then;
+  }
+
+  #sectionOrOption(section: string): void {
+    const ch = this.#readChar();
+    if (ch === undefined) return;
+    if (isGoSpace(ch)) {
+      this.#next = () => this.#sectionOrOption(section);
+    } else if (ch === "[") {
+      this.#next = () => this.#sectionName();
+    } else if (isComment(ch)) {
+      this.#next = () => this.#ignoreLine(() => this.#sectionOrOption(section));
+    } else {
+      this.#i -= ch.length;
+      this.#next = () => this.#optionName(section);
+    }
+  }
+
+  #optionName(section: string): void {
+    const line = this.#line;
+    const eq = this.s.indexOf("=", this.#i);
+    const nl = this.s.indexOf("\n", this.#i);
+    const cr = this.s.indexOf("\r", this.#i);
+    const stop = Math.min(nl < 0 ? Infinity : nl, cr < 0 ? Infinity : cr);
+    if (eq < 0 || stop < eq) {
+      const what = goTrimSpace(this.s.slice(this.#i, Math.min(stop, this.s.length)));
+      throw new UnitFileParseError(
+        line,
+        this.s[stop] === "\r"
+          ? `a carriage return (\\r) inside the option name ${JSON.stringify(what)}; use \\n or \\r\\n line endings`
+          : `${JSON.stringify(what)} is not an option: write Name=Value`,
+      );
+    }
+    const name = goTrimSpace(this.s.slice(this.#i, eq));
+    this.#i = eq + 1;
+    this.#next = () => this.#optionValue(section, name, line);
+  }
+
+  #optionValue(section: string, name: string, firstLine: number): void {
+    let partial = "";
+    for (;;) {
+      const { line, eof } = this.#toEOL();
+      if (goTrimSpace(line).length === 0) break;
+      partial += line;
+      if (!line.endsWith("\\")) break;
+      if (eof) break;
+      partial += "\n";
+    }
+    const value = partial.endsWith("\n") ? `${goTrimSpace(partial)}\n` : goTrimSpace(partial);
+    if (value.endsWith("\\")) {
+      throw new UnitFileParseError(
+        firstLine,
+        `the value of ${name} ends with a backslash that continues nothing (fleet would store it so that it swallows the next line); remove the backslash, or the spaces after it if you meant to continue the value on the next line`,
+      );
+    }
+    this.#opts.push({ section, name, value });
+    this.#next = () => this.#sectionOrOption(section);
+  }
+}
+
+/**
+ * fleet's canonical text of a unit (`UnitFile.String()`): options grouped by section, sections
+ * in the order of their first option, `Name=Value` lines, a blank line between sections.
+ * Comments, blank lines, empty sections and spacing are not kept.
+ */
+export function serializeUnitFile(options: readonly UnitOption[]): string {
+  const parts: string[] = [];
+  for (const [section, opts] of groupBySection(options)) {
+    let text = `[${section}]\n`;
+    for (const opt of opts) text += `${opt.name}=${opt.value}\n`;
+    parts.push(text);
+  }
+  return parts.join("\n");
+}
+
+function groupBySection(options: readonly UnitOption[]): Map<string, UnitOption[]> {
+  const bySection = new Map<string, UnitOption[]>();
+  for (const opt of options) {
+    const list = bySection.get(opt.section);
+    if (list === undefined) bySection.set(opt.section, [opt]);
+    else list.push(opt);
+  }
+  return bySection;
+}
+
+/**
+ * The options in the order fleet's canonical text lists them (grouped by section): what
+ * `parseUnitFile(serializeUnitFile(options)).options` gives back.
+ */
+export function canonicalOptions(options: readonly UnitOption[]): UnitOption[] {
+  return [...groupBySection(options).values()].flat();
+}
+
+/** fleet's unit hash: SHA-1 (hex) of the canonical text. Equal hashes mean equal units. */
+export function unitHash(options: readonly UnitOption[]): string {
+  return createHash("sha1").update(serializeUnitFile(options), "utf8").digest("hex");
+}
+
+/** The 7 characters `fleetctl list-unit-files` shows. */
+export function shortHash(hash: string): string {
+  return hash.slice(0, 7);
+}
+
+/** The first `[Unit] Description=`, or "" (fleet's `UnitFile.Description()`). */
+export function unitDescription(options: readonly UnitOption[]): string {
+  return options.find((o) => o.section === "Unit" && o.name === "Description")?.value ?? "";
+}
