@@ -15,6 +15,7 @@
  */
 import { createHash } from "node:crypto";
 import { UnitsError } from "./errors.js";
+import { goTrimSpace, isGoSpace } from "./go-strings.js";
 import type { UnitOption } from "./unit-option.js";
 
 /** A unit file: its options in file order. Build one with `parseUnitFile`. */
@@ -35,25 +36,6 @@ export class UnitFileParseError extends UnitsError {
 
 /** Longest line, in bytes without its line ending: fleet's nominal limit (2048 with it). */
 export const MAX_LINE_BYTES = 2047;
-
-/**
- * Go's `unicode.IsSpace`, which go-systemd trims names and values with. It differs from
- * JavaScript's `trim()`: NEL (U+0085) is a space, the BOM (U+FEFF) is not.
- */
-const GO_SPACE =
-  "\t\n\v\f\r \u0085\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000";
-
-function isGoSpace(ch: string): boolean {
-  return GO_SPACE.includes(ch);
-}
-
-export function goTrimSpace(s: string): string {
-  let start = 0;
-  let end = s.length;
-  while (start < end && isGoSpace(s[start] as string)) start++;
-  while (end > start && isGoSpace(s[end - 1] as string)) end--;
-  return s.slice(start, end);
-}
 
 const isComment = (ch: string): boolean => ch === "#" || ch === ";";
 
