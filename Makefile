@@ -10,6 +10,7 @@ build: setup
 
 typecheck: setup
 	npx tsc -p tsconfig.json --noEmit
+	npx tsc -p tsconfig.build.json
 
 lint: setup
 	npx biome check .
@@ -20,6 +21,7 @@ unit: setup
 # Typecheck, lint, then every test (unit, etcd and real-systemd ones; the latter need root).
 test: setup
 	npx tsc -p tsconfig.json --noEmit
+	npx tsc -p tsconfig.build.json
 	npx biome check .
 	npx vitest run
 

@@ -201,9 +201,14 @@ class Lexer {
 
   #optionName(section: string): void {
     const line = this.#line;
-    const eq = this.s.indexOf("=", this.#i);
     const nl = this.s.indexOf("\n", this.#i);
-    const cr = this.s.indexOf("\r", this.#i);
+    const lineEnd = nl < 0 ? this.s.length : nl;
+    // Search only this line: scanning to the end of the file per option would be quadratic.
+    const rest = this.s.slice(this.#i, lineEnd);
+    const eqInLine = rest.indexOf("=");
+    const crInLine = rest.indexOf("\r");
+    const eq = eqInLine < 0 ? -1 : this.#i + eqInLine;
+    const cr = crInLine < 0 ? -1 : this.#i + crInLine;
     const stop = Math.min(nl < 0 ? Infinity : nl, cr < 0 ? Infinity : cr);
     if (eq < 0 || stop < eq) {
       const what = goTrimSpace(this.s.slice(this.#i, Math.min(stop, this.s.length)));

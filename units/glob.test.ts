@@ -1,0 +1,65 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { globMatches, isGlobPattern, isValidGlob } from "./glob.js";
+import {
+  hasMetadata,
+  matchesMachineId,
+  missingMetadata,
+  shortMachineId,
+} from "./machine-metadata.js";
+
+const sched = JSON.parse(
+  readFileSync(new URL("../test/fixtures/scheduling.json", import.meta.url), "utf8"),
+) as {
+  glob_matches: { pattern: string; name: string; match: boolean }[];
+  match_id: { machine_id: string; requested: string; short_id: string; match: boolean }[];
+};
+
+describe("Go path.Match, as fleet's globMatches", () => {
+  it.each(sched.glob_matches)("$pattern ~ $name = $match", ({ pattern, name, match }) => {
+    expect(globMatches(pattern, name)).toBe(match);
+  });
+  it.each([
+    ["web@*.service", "web@1.service", true],
+    ["web@*.service", "web@.service", true],
+    ["*", "a/b", false],
+    ["a?c", "abc", true],
+    ["a?c", "a/c", false],
+    ["[a-c]x", "bx", true],
+    ["[^a-c]x", "bx", false],
+    ["[!a]x", "!x", true],
+    ["\\*", "*", true],
+    ["\\*", "a", false],
+    ["a*b*c", "axxbyyc", true],
+    ["a*b*c", "axxbyy", false],
+    ["[", "[", false],
+    ["a[", "a", false],
+    ["[]a]", "]", false],
+    ["é?", "éa", true],
+  ] as const)("%s ~ %s = %s", (pattern, name, match) => {
+    expect(globMatches(pattern, name)).toBe(match);
+  });
+  it("tells malformed patterns and glob metacharacters", () => {
+    expect(isValidGlob("web@*.service")).toBe(true);
+    expect(isValidGlob("[")).toBe(false);
+    expect(isValidGlob("a\\")).toBe(false);
+    expect(isGlobPattern("web.service")).toBe(false);
+    expect(isGlobPattern("web*.service")).toBe(true);
+  });
+});
+
+describe("machine matching", () => {
+  it.each(sched.match_id)("$machine_id matches $requested: $match", (m) => {
+    expect(matchesMachineId(m.machine_id, m.requested)).toBe(m.match);
+    expect(shortMachineId(m.machine_id)).toBe(m.short_id);
+  });
+  it("ORs values of one key and ANDs keys, case-sensitively", () => {
+    const m = { region: "eu", disk: "ssd" };
+    expect(hasMetadata(m, {})).toBe(true);
+    expect(hasMetadata(m, { region: ["us", "eu"] })).toBe(true);
+    expect(hasMetadata(m, { region: ["eu"], disk: ["hdd"] })).toBe(false);
+    expect(hasMetadata(m, { region: ["EU"] })).toBe(false);
+    expect(hasMetadata(m, { rack: ["1"] })).toBe(false);
+    expect(missingMetadata(m, { region: ["us", "ap"], disk: ["ssd"] })).toEqual(["region=us|ap"]);
+  });
+});
