@@ -10,7 +10,6 @@ build: setup
 
 typecheck: setup
 	npx tsc -p tsconfig.json --noEmit
-	npx tsc -p tsconfig.build.json
 
 lint: setup
 	npx biome check .
