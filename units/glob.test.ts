@@ -1,6 +1,13 @@
 import { readFileSync } from "node:fs";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { globMatches, isGlobPattern, isValidGlob } from "./glob.js";
+import {
+  globMatches,
+  globMatchesSlowly,
+  isGlobPattern,
+  isValidGlob,
+  literalPrefix,
+} from "./glob.js";
 import {
   hasMetadata,
   matchesMachineId,
@@ -45,6 +52,24 @@ describe("Go path.Match, as fleet's globMatches", () => {
     expect(isValidGlob("a\\")).toBe(false);
     expect(isGlobPattern("web.service")).toBe(false);
     expect(isGlobPattern("web*.service")).toBe(true);
+  });
+});
+
+describe("compiled globs agree with Go's algorithm", () => {
+  const ch = fc.constantFrom("a", "b", "c", "/", "-", "*", "?", "[", "]", "^", "\\", ".", "é", "@");
+  const text = fc.array(ch, { maxLength: 8 }).map((a) => a.join(""));
+  it("on 20,000 random patterns and names", () => {
+    fc.assert(
+      fc.property(text, text, (pattern, name) => {
+        expect(globMatches(pattern, name)).toBe(globMatchesSlowly(pattern, name));
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+  it("every match starts with the literal prefix", () => {
+    expect(literalPrefix("web-1@*.service")).toBe("web-1@");
+    expect(literalPrefix("plain.service")).toBe("plain.service");
+    expect(literalPrefix("*")).toBe("");
   });
 });
 

@@ -9,6 +9,82 @@ class BadPattern extends Error {}
 
 /** Whether `name` matches the glob `pattern`; false for a malformed pattern. */
 export function globMatches(pattern: string, name: string): boolean {
+  return compileGlob(pattern)(name);
+}
+
+const compiled = new Map<string, (name: string) => boolean>();
+
+/**
+ * A matcher for `pattern`, compiled once to a regular expression (the scheduler matches
+ * every Conflicts glob against every unit name). The interpreter below (a port of Go's
+ * algorithm) decides whether the pattern is well formed; the regex only runs valid ones.
+ */
+export function compileGlob(pattern: string): (name: string) => boolean {
+  let fn = compiled.get(pattern);
+  if (fn !== undefined) return fn;
+  if (!isValidGlob(pattern)) fn = () => false;
+  else if (!isGlobPattern(pattern)) fn = (name) => name === pattern;
+  else {
+    const re = new RegExp(`^${toRegExpSource([...pattern])}$`, "u");
+    fn = (name) => re.test(name);
+  }
+  if (compiled.size > 10_000) compiled.clear();
+  compiled.set(pattern, fn);
+  return fn;
+}
+
+/** The text before the first metacharacter: every match starts with it. */
+export function literalPrefix(pattern: string): string {
+  const i = pattern.search(/[*?[\\]/);
+  return i < 0 ? pattern : pattern.slice(0, i);
+}
+
+/** Escapes for the `u` flag, which allows `\-` only inside a class. */
+const escapeRe = (ch: string) => ch.replace(/[\\^$.*+?()[\]{}|/]/g, "\\$&");
+const escapeClass = (ch: string) => ch.replace(/[\\^\][-]/g, "\\$&");
+
+function toRegExpSource(p: readonly string[]): string {
+  let out = "";
+  for (let i = 0; i < p.length; i++) {
+    const c = p[i] as string;
+    if (c === "*") out += "[^/]*";
+    else if (c === "?") out += "[^/]";
+    else if (c === "\\") out += escapeRe(p[++i] as string);
+    else if (c === "[") {
+      i++;
+      let cls = "";
+      let negated = false;
+      if (p[i] === "^") {
+        negated = true;
+        i++;
+      }
+      let first = true;
+      while (first || p[i] !== "]") {
+        first = false;
+        let lo = p[i] as string;
+        if (lo === "\\") lo = p[++i] as string;
+        i++;
+        let hi = lo;
+        if (p[i] === "-") {
+          hi = p[++i] as string;
+          if (hi === "\\") hi = p[++i] as string;
+          i++;
+        }
+        // Go accepts a reversed range such as [c-a] and matches nothing with it.
+        if ((lo.codePointAt(0) as number) <= (hi.codePointAt(0) as number)) {
+          cls += lo === hi ? escapeClass(lo) : `${escapeClass(lo)}-${escapeClass(hi)}`;
+        }
+      }
+      // A class takes one character, "/" included.
+      if (cls === "") out += negated ? "[\\s\\S]" : "(?!)";
+      else out += negated ? `[^${cls}]` : `[${cls}]`;
+    } else out += escapeRe(c);
+  }
+  return out;
+}
+
+/** The reference: Go's path.Match algorithm itself, slow; `compileGlob` must agree with it. */
+export function globMatchesSlowly(pattern: string, name: string): boolean {
   try {
     return match([...pattern], [...name]);
   } catch (err) {
@@ -21,6 +97,8 @@ export function globMatches(pattern: string, name: string): boolean {
 export function isValidGlob(pattern: string): boolean {
   try {
     match([...pattern], []);
+    // Go checks the rest of a pattern only when a match fails; make one fail at every chunk.
+    matchAllChunks([...pattern]);
     return true;
   } catch (err) {
     if (err instanceof BadPattern) return false;
@@ -34,6 +112,15 @@ export function isGlobPattern(pattern: string): boolean {
 }
 
 type Runes = readonly string[];
+
+function matchAllChunks(pattern: Runes): void {
+  let p = pattern;
+  while (p.length > 0) {
+    const next = scanChunk(p);
+    p = next.rest;
+    matchChunk(next.chunk, []);
+  }
+}
 
 function match(pattern: Runes, name: Runes): boolean {
   let p = pattern;

@@ -4,7 +4,7 @@
  * machine's load, and indexes that keep the Conflicts checks cheap (1,000 machines × 10,000
  * units must plan in well under a second).
  */
-import { globMatches } from "../glob.js";
+import { compileGlob, literalPrefix } from "../glob.js";
 import type { SchedulerMachine, SchedulerUnit } from "./snapshot.js";
 
 export class ClusterState {
@@ -34,12 +34,21 @@ export class ClusterState {
   }
 
   #indexGlobs(active: readonly SchedulerUnit[]): void {
-    const names = active.map((u) => u.name);
+    const names = active.map((u) => u.name).sort(compare);
     const matchCache = new Map<string, string[]>();
+    // Only names that start with the pattern's literal prefix can match: a binary search
+    // narrows 10,000 names to the few of one service before any glob runs.
     const matching = (pattern: string): string[] => {
       let hit = matchCache.get(pattern);
       if (hit === undefined) {
-        hit = names.filter((n) => globMatches(pattern, n));
+        const prefix = literalPrefix(pattern);
+        const matches = compileGlob(pattern);
+        hit = [];
+        for (let i = lowerBound(names, prefix); i < names.length; i++) {
+          const n = names[i] as string;
+          if (!n.startsWith(prefix)) break;
+          if (matches(n)) hit.push(n);
+        }
         matchCache.set(pattern, hit);
       }
       return hit;

@@ -4,8 +4,11 @@
  * Kubernetes' filter plugins). A checker looks at one unit and one machine in the current
  * state of the pass and either accepts or returns a rejection that says why, grouped by
  * `key` so that "why not anywhere" can be summed up over all machines.
+ *
+ * The checks run for every (unit, machine) pair a decision looks at, so each must be O(1):
+ * `prepare` computes, once per decision, which machines host the units this one conflicts
+ * with, is conflicted by, or is replaced by.
  */
-import { globMatches } from "../glob.js";
 import { matchesMachineId, missingMetadata } from "../machine-metadata.js";
 import type { ClusterState } from "./cluster-state.js";
 import type { SchedulerMachine, SchedulerUnit } from "./snapshot.js";
@@ -20,30 +23,66 @@ export type RejectionCode =
 
 export interface Rejection {
   readonly code: RejectionCode;
-  /** The same for every machine rejected for the same cause: "lack region=eu". */
+  /** The same for every machine rejected for the same cause: "region=eu". */
   readonly key: string;
   /** The unit(s) on this machine that caused it, if any. */
   readonly units?: readonly string[];
 }
 
+/** What one decision about `unit` needs to know, computed once. */
+export interface DecisionContext {
+  readonly unit: SchedulerUnit;
+  /** machine → units there that this unit's Conflicts globs match. */
+  readonly conflicting: ReadonlyMap<string, readonly string[]>;
+  /** machine → units there whose Conflicts globs match this unit. */
+  readonly conflictedBy: ReadonlyMap<string, readonly string[]>;
+  /** machine → units there that Replace this unit. */
+  readonly replacedBy: ReadonlyMap<string, readonly string[]>;
+}
+
+function machinesOfAll(
+  names: ReadonlySet<string> | undefined,
+  state: ClusterState,
+): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const name of names ?? []) {
+    for (const m of state.machinesOf(name)) {
+      const list = out.get(m);
+      if (list === undefined) out.set(m, [name]);
+      else list.push(name);
+    }
+  }
+  for (const list of out.values()) list.sort();
+  return out;
+}
+
+export function prepare(unit: SchedulerUnit, state: ClusterState): DecisionContext {
+  return {
+    unit,
+    conflicting: machinesOfAll(state.conflictsWith.get(unit.name), state),
+    conflictedBy: machinesOfAll(state.conflictedBy.get(unit.name), state),
+    replacedBy: machinesOfAll(state.replacedBy.get(unit.name), state),
+  };
+}
+
 export type Checker = (
-  unit: SchedulerUnit,
+  ctx: DecisionContext,
   machine: SchedulerMachine,
   state: ClusterState,
 ) => Rejection | undefined;
 
-const machineId: Checker = (unit, machine) => {
+const machineId: Checker = ({ unit }, machine) => {
   const want = unit.requirements.machineId;
   if (want === undefined || matchesMachineId(machine.id, want)) return undefined;
   return { code: "machine-id", key: `MachineID=${want}` };
 };
 
-const metadata: Checker = (unit, machine) => {
+const metadata: Checker = ({ unit }, machine) => {
   const missing = missingMetadata(machine.metadata, unit.requirements.metadata);
   return missing.length === 0 ? undefined : { code: "metadata", key: missing.join(", ") };
 };
 
-const machineOf: Checker = (unit, machine, state) => {
+const machineOf: Checker = ({ unit }, machine, state) => {
   for (const peer of unit.requirements.peers) {
     if (!state.machinesOf(peer).has(machine.id)) {
       return { code: "machine-of", key: `MachineOf=${peer}` };
@@ -53,30 +92,24 @@ const machineOf: Checker = (unit, machine, state) => {
 };
 
 /** This unit's Conflicts globs against the units on the machine. */
-const conflicts: Checker = (unit, machine, state) => {
-  const mine = state.conflictsWith.get(unit.name);
-  if (mine === undefined) return undefined;
-  const here = [...(state.hosted.get(machine.id) ?? [])].filter((u) => mine.has(u)).sort();
-  if (here.length === 0) return undefined;
-  const pattern = unit.requirements.conflicts.find((p) => here.some((u) => globMatches(p, u)));
-  return { code: "conflicts", key: `Conflicts=${pattern}`, units: here };
+const conflicts: Checker = ({ unit, conflicting }, machine) => {
+  const here = conflicting.get(machine.id);
+  if (here === undefined) return undefined;
+  const patterns = unit.requirements.conflicts.join(" ");
+  return { code: "conflicts", key: `Conflicts=${patterns}`, units: here };
 };
 
 /** The Conflicts globs of the units on the machine against this unit: conflicts go both ways. */
-const conflictedBy: Checker = (unit, machine, state) => {
-  const theirs = state.conflictedBy.get(unit.name);
-  if (theirs === undefined) return undefined;
-  const here = [...(state.hosted.get(machine.id) ?? [])].filter((u) => theirs.has(u)).sort();
-  if (here.length === 0) return undefined;
+const conflictedBy: Checker = ({ conflictedBy }, machine) => {
+  const here = conflictedBy.get(machine.id);
+  if (here === undefined) return undefined;
   return { code: "conflicted-by", key: `the Conflicts= of ${here[0]}`, units: here };
 };
 
 /** A unit never runs next to a unit that Replaces it: the replacing one keeps the machine. */
-const replacedBy: Checker = (unit, machine, state) => {
-  const by = state.replacedBy.get(unit.name);
-  if (by === undefined) return undefined;
-  const here = [...(state.hosted.get(machine.id) ?? [])].filter((u) => by.has(u)).sort();
-  if (here.length === 0) return undefined;
+const replacedBy: Checker = ({ replacedBy }, machine) => {
+  const here = replacedBy.get(machine.id);
+  if (here === undefined) return undefined;
   return { code: "replaced-by", key: `Replaces= of ${here[0]}`, units: here };
 };
 
@@ -100,14 +133,14 @@ export function checkersFor(unit: SchedulerUnit): readonly Checker[] {
   return unit.requirements.global ? GLOBAL_CHECKERS : CHECKERS;
 }
 
-/** The first rule that keeps `unit` off `machine`, or undefined if it may run there. */
+/** The first rule that keeps the unit off `machine`, or undefined if it may run there. */
 export function rejection(
-  unit: SchedulerUnit,
+  ctx: DecisionContext,
   machine: SchedulerMachine,
   state: ClusterState,
 ): Rejection | undefined {
-  for (const check of checkersFor(unit)) {
-    const r = check(unit, machine, state);
+  for (const check of checkersFor(ctx.unit)) {
+    const r = check(ctx, machine, state);
     if (r !== undefined) return r;
   }
   return undefined;

@@ -16,7 +16,7 @@
  *    unit that is placed nowhere.
  */
 import { ClusterState, compare } from "./cluster-state.js";
-import { type Rejection, rejection } from "./feasibility.js";
+import { prepare, type Rejection, rejection } from "./feasibility.js";
 import { summarize } from "./reasons.js";
 import type {
   ClusterSnapshot,
@@ -41,7 +41,7 @@ export function planSchedule(snapshot: ClusterSnapshot): SchedulePlan {
       .sort(compare);
     if (!unit.requirements.global) current = current.slice(0, 1);
     for (const id of current) {
-      const r = rejection(unit, machineById.get(id) as SchedulerMachine, state);
+      const r = rejection(prepare(unit, state), machineById.get(id) as SchedulerMachine, state);
       if (r === undefined) state.place(unit.name, id);
       else dropped.set(`${unit.name}\u0000${id}`, `no longer allowed there: ${summarize([r])}`);
     }
@@ -50,8 +50,9 @@ export function planSchedule(snapshot: ClusterSnapshot): SchedulePlan {
   // 3. Place what is missing.
   for (const unit of order) {
     if (unit.requirements.global) {
+      const ctx = prepare(unit, state);
       for (const m of state.machines) {
-        if (!state.machinesOf(unit.name).has(m.id) && rejection(unit, m, state) === undefined) {
+        if (!state.machinesOf(unit.name).has(m.id) && rejection(ctx, m, state) === undefined) {
           state.place(unit.name, m.id);
         }
       }
@@ -110,21 +111,32 @@ function evict(
   }
 }
 
+/**
+ * The least-loaded machine that allows the unit (ties to the smallest ID). A unit with a
+ * MachineOf peer can only go where the peer is, so only those machines are looked at.
+ */
 function leastLoadedFeasible(
   unit: SchedulerUnit,
   state: ClusterState,
   machineById: ReadonlyMap<string, SchedulerMachine>,
 ): string | undefined {
-  for (const id of state.byLoad()) {
-    if (rejection(unit, machineById.get(id) as SchedulerMachine, state) === undefined) return id;
+  const ctx = prepare(unit, state);
+  const peer = unit.requirements.peers[0];
+  const candidates =
+    peer === undefined
+      ? state.byLoad()
+      : [...state.machinesOf(peer)].sort((a, b) => state.load(a) - state.load(b) || compare(a, b));
+  for (const id of candidates) {
+    if (rejection(ctx, machineById.get(id) as SchedulerMachine, state) === undefined) return id;
   }
   return undefined;
 }
 
 function whyNowhere(unit: SchedulerUnit, state: ClusterState): string {
+  const ctx = prepare(unit, state);
   const rejections: Rejection[] = [];
   for (const m of state.machines) {
-    const r = rejection(unit, m, state);
+    const r = rejection(ctx, m, state);
     if (r !== undefined) rejections.push(r);
   }
   return summarize(rejections);
