@@ -146,8 +146,7 @@ describe("(etcd) engine", () => {
 
     await engine.settled();
     const before = { ...engine.stats };
-    await new Promise((res) => setTimeout(res, 1000)); // ~10 safety-net passes
-    expect(engine.stats.passes).toBeGreaterThan(before.passes);
+    await new Promise((res) => setTimeout(res, 1000)); // 10 safety-net intervals
     expect(engine.stats.writingPasses).toBe(before.writingPasses);
     expect(engine.stats.transactions).toBe(before.transactions);
 

@@ -14,6 +14,9 @@ import { decide, RequirementsCache } from "./changes.js";
 import { ClusterView, VIEW_PREFIXES, type ViewPrefix } from "./cluster-view.js";
 import { LeaderElection, type Leadership } from "./election.js";
 
+/** Longest time without a pass, changes or not. */
+const FULL_PASS_MS = 30_000;
+
 export interface EngineOptions {
   readonly registry: Registry;
   /** This host's machine ID (the candidate's name in the election). */
@@ -99,6 +102,9 @@ class Term {
   #running: Promise<void> | undefined;
   #again = false;
   #ended = false;
+  /** Something changed (or a write failed) since the last successful pass. */
+  #dirty = true;
+  #lastPassAt = 0;
 
   constructor(
     private readonly opts: EngineOptions,
@@ -128,6 +134,7 @@ class Term {
         },
         onEvents: (events) => {
           this.#view.apply(prefix, events);
+          this.#dirty = true;
           this.trigger();
         },
       });
@@ -137,7 +144,11 @@ class Term {
       }
       this.#watches.push(w);
     }
-    this.#timer = setInterval(() => this.trigger(), this.opts.reconcileIntervalMs);
+    // The safety net: a pass whenever something is pending, and a full pass at least every
+    // FULL_PASS_MS even if nothing seems to be (a pass over an unchanged view costs CPU only).
+    this.#timer = setInterval(() => {
+      if (this.#dirty || performance.now() - this.#lastPassAt > FULL_PASS_MS) this.trigger();
+    }, this.opts.reconcileIntervalMs);
     this.#timer.unref();
     this.trigger();
   }
@@ -165,6 +176,7 @@ class Term {
     // Planning before every prefix is listed would unschedule what it has not seen yet.
     if (this.#ended || this.#synced.size < VIEW_PREFIXES.length) return;
     const t0 = performance.now();
+    this.#dirty = false;
     const { changes } = decide(this.#view, this.cache);
     this.stats.passes++;
     if (changes.length > 0) {
@@ -180,9 +192,11 @@ class Term {
       });
     }
     this.stats.lastPassMs = performance.now() - t0;
+    this.#lastPassAt = performance.now();
   }
 
   #failed(err: unknown): void {
+    this.#dirty = true;
     if (err instanceof FencedError) {
       this.log.warn("engine write fenced: leadership lost", { error: err.message });
       this.end();

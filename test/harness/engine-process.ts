@@ -7,7 +7,7 @@ import { Engine } from "../../agent/engine/engine.js";
 import { formatFields, type LogFields, type Logger } from "../../agent/logging/logger.js";
 import { Registry } from "../../agent/registry/registry.js";
 
-const [endpoints, prefix, machineId, ttl] = process.argv.slice(2);
+const [endpoints, prefix, machineId, ttl, intervalMs] = process.argv.slice(2);
 if (
   endpoints === undefined ||
   prefix === undefined ||
@@ -37,7 +37,7 @@ const engine = new Engine({
   registry,
   machineId,
   ttlSeconds: Number(ttl),
-  reconcileIntervalMs: 200,
+  reconcileIntervalMs: Number(intervalMs ?? 2000),
   log,
 });
 engine.start();
