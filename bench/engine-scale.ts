@@ -39,6 +39,13 @@ function rssMb(pid: number): number {
 }
 
 /** Messages etcd received (unary calls and stream messages alike), all and by method. */
+/** CPU seconds (user + system) the process has used. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100/s)
+}
+
 async function etcdCounters(endpoint: string): Promise<{ requests: number; keepalives: number }> {
   const text = await (await fetch(`${endpoint}/metrics`)).text();
   let requests = 0;
@@ -144,10 +151,12 @@ async function main(): Promise<void> {
     const revBefore = Number((await r.client.get("x").exec()).header.revision);
     const reqBefore = await etcdCounters(endpoint);
     const statesBefore = agents.reduce((n, a) => n + a.statesWritten, 0);
+    const cpuBefore = cpuSeconds(leaderPid);
     await sleep(STEADY_SECONDS * 1000);
     const revAfter = Number((await r.client.get("x").exec()).header.revision);
     const reqAfter = await etcdCounters(endpoint);
     const statesAfter = agents.reduce((n, a) => n + a.statesWritten, 0);
+    const leaderCpuPerMin = (cpuSeconds(leaderPid) - cpuBefore) / (STEADY_SECONDS / 60);
     const minutes = STEADY_SECONDS / 60;
     const reqPerMin = (reqAfter.requests - reqBefore.requests) / minutes;
     const keepalivesPerMin = (reqAfter.keepalives - reqBefore.keepalives) / minutes;
@@ -209,6 +218,8 @@ async function main(): Promise<void> {
         steadyEtcdWrites: revAfter - revBefore,
         steadyEtcdRequestsPerMinute: Math.round(reqPerMin),
         steadyKeepalivesPerMinute: Math.round(keepalivesPerMin),
+        steadyLeaderCpuSecondsPerMinute: Number(leaderCpuPerMin.toFixed(3)),
+        leaderRssAfterSteadyMb: Math.round(rssMb(leaderPid)),
         oneUnitAgentsWoken: woken,
         machineLossUnits: victimUnits.length,
         machineLossRescheduleSeconds: (movedAt - expiredAt) / 1000,
