@@ -68,6 +68,7 @@ export class SystemdClient extends EventEmitter<SystemdEvents> {
   /** Recent JobRemoved by job path: a job may finish before its caller starts waiting. */
   readonly #finished = new Map<string, { at: number; removed: JobRemoved }>();
   readonly #waiters = new Map<string, (r: JobRemoved) => void>();
+  readonly #inFlight = new Set<(reason: string) => void>();
 
   private constructor(opts: SystemdClientOptions) {
     super();
@@ -126,7 +127,9 @@ export class SystemdClient extends EventEmitter<SystemdEvents> {
         `type='signal',sender='${SYSTEMD}',interface='${MANAGER}',path='${SYSTEMD_PATH}'`,
       );
       await this.#addMatch(
-        `type='signal',sender='${SYSTEMD}',interface='${PROPERTIES}',member='PropertiesChanged',path_namespace='/org/freedesktop/systemd1/unit'`,
+        // arg0 keeps out the Service/Socket/... interfaces' changes: only the Unit interface
+        // carries the states we publish, and it is a fraction of the traffic.
+        `type='signal',sender='${SYSTEMD}',interface='${PROPERTIES}',member='PropertiesChanged',path_namespace='/org/freedesktop/systemd1/unit',arg0='org.freedesktop.systemd1.Unit'`,
       );
       await this.#manager("Subscribe", "", []);
     } catch (err) {
@@ -134,17 +137,21 @@ export class SystemdClient extends EventEmitter<SystemdEvents> {
       bus.disconnect();
       throw err;
     }
+    // Ping systemd itself (the bus policy refuses Peer.Ping to the bus daemon). Any reply, even
+    // an error, proves the connection alive; only silence or a transport failure means lost.
     this.#ping = setInterval(() => {
       this.#call(
-        "org.freedesktop.DBus",
-        "/org/freedesktop/DBus",
+        SYSTEMD,
+        SYSTEMD_PATH,
         "org.freedesktop.DBus.Peer",
         "Ping",
         "",
         [],
         undefined,
-        2000,
-      ).catch((err: unknown) => this.#lost(bus, `ping failed: ${String(err)}`));
+        5000,
+      ).catch((err: unknown) => {
+        if (err instanceof SystemdUnavailableError) this.#lost(bus, `ping failed: ${err.message}`);
+      });
     }, this.#pingMs);
     this.#ping.unref();
   }
@@ -152,6 +159,9 @@ export class SystemdClient extends EventEmitter<SystemdEvents> {
   #lost(bus: MessageBus, reason: string): void {
     if (this.#bus !== bus) return;
     this.#bus = undefined;
+    // Their replies can never come: fail them now rather than at their timeout.
+    for (const fail of this.#inFlight) fail(reason);
+    this.#inFlight.clear();
     if (this.#ping !== undefined) clearInterval(this.#ping);
     try {
       bus.disconnect();
@@ -278,11 +288,14 @@ export class SystemdClient extends EventEmitter<SystemdEvents> {
     }
     const msg = new Message({ destination, path, interface: iface, member, signature, body });
     let timer: NodeJS.Timeout | undefined;
+    let fail: ((reason: string) => void) | undefined;
     try {
       const reply = await Promise.race([
         bus.call(msg),
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new Error(`no reply within ${timeoutMs} ms`)), timeoutMs);
+          fail = (reason) => reject(new Error(`connection lost: ${reason}`));
+          this.#inFlight.add(fail);
         }),
       ]);
       return (reply?.body ?? []) as unknown[];
@@ -292,6 +305,7 @@ export class SystemdClient extends EventEmitter<SystemdEvents> {
       throw new SystemdUnavailableError(member, unit, "", e.message ?? String(err));
     } finally {
       clearTimeout(timer);
+      if (fail !== undefined) this.#inFlight.delete(fail);
     }
   }
 
