@@ -1,0 +1,89 @@
+/**
+ * @module agent/reconciler/apply
+ * Carries out planned tasks against systemd. A task that fails is logged with its reason and
+ * reported back; the others still run (fleet aborted its whole pass on one failure, so one bad
+ * unit stalled every other change on the machine).
+ */
+import type { Logger } from "../logging/logger.js";
+import type { SystemdClient } from "../systemd/client.js";
+import type { UnitFileStore } from "../systemd/unit-files.js";
+import type { Task } from "./plan.js";
+
+export interface ApplyEffects {
+  /** Units started (their job was queued) and stopped, files written and removed. */
+  readonly started: string[];
+  readonly stopped: string[];
+  readonly written: Map<string, string>;
+  readonly removed: string[];
+  readonly failed: { task: Task; error: string }[];
+}
+
+export async function applyTasks(
+  tasks: readonly Task[],
+  systemd: SystemdClient,
+  files: UnitFileStore,
+  log: Logger,
+): Promise<ApplyEffects> {
+  const effects: ApplyEffects = {
+    started: [],
+    stopped: [],
+    written: new Map(),
+    removed: [],
+    failed: [],
+  };
+  const jobs: Promise<void>[] = [];
+  for (const task of tasks) {
+    try {
+      switch (task.type) {
+        case "stop": {
+          const job = await systemd.stopUnit(task.unit);
+          effects.stopped.push(task.unit);
+          await systemd.waitForJob(job, 90_000);
+          break;
+        }
+        case "unload":
+          await files.remove(task.unit);
+          effects.removed.push(task.unit);
+          break;
+        case "write":
+          await files.place(task.unit, task.text);
+          effects.written.set(task.unit, task.hash);
+          break;
+        case "reload":
+          await systemd.reload();
+          break;
+        case "start": {
+          const job = await systemd.startUnit(task.unit);
+          effects.started.push(task.unit);
+          // Starts run concurrently; their outcome arrives as state changes anyway.
+          jobs.push(
+            systemd.waitForJob(job, 90_000).then(
+              (r) => {
+                if (r.result !== "done")
+                  log.warn("start job did not succeed", { unit: task.unit, result: r.result });
+              },
+              () => {},
+            ),
+          );
+          break;
+        }
+      }
+      log.info("agent completed task", {
+        type: task.type,
+        unit: task.type === "reload" ? undefined : task.unit,
+        reason: task.reason,
+      });
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      effects.failed.push({ task, error });
+      log.error("agent task failed", {
+        type: task.type,
+        unit: task.type === "reload" ? undefined : task.unit,
+        reason: task.reason,
+        error,
+      });
+    }
+  }
+  await Promise.all(jobs);
+  return effects;
+}
