@@ -1,0 +1,164 @@
+/**
+ * @module agent/fleetd
+ * One fleetd, put together from its configuration: the registry (etcd), the engine (unless
+ * `disable_engine`), and the agent driving this machine's systemd. The CLI entry point and the
+ * API wrap this; tests and the demo build it directly.
+ */
+import { readFileSync } from "node:fs";
+import { networkInterfaces } from "node:os";
+import { Agent } from "./agent.js";
+import type { FleetConfig } from "./config/schema.js";
+import { Engine } from "./engine/engine.js";
+import type { Logger } from "./logging/logger.js";
+import { Registry } from "./registry/registry.js";
+import { SystemdClient } from "./systemd/client.js";
+import { UnitFileStore } from "./systemd/unit-files.js";
+
+export const FLEETD_VERSION = "0.1.0";
+
+export class FleetdError extends Error {
+  override name = "FleetdError";
+}
+
+export interface FleetdOptions {
+  readonly config: FleetConfig;
+  readonly log: Logger;
+  /** systemd's bus (default DBUS_SYSTEM_BUS_ADDRESS or the system bus). */
+  readonly busAddress?: string;
+  /** Write unit files through this prefix (a host's /proc/<pid>/root when fleetd runs outside it). */
+  readonly fsRoot?: string;
+  /** This machine's ID, instead of reading `machine_id_file`. */
+  readonly machineId?: string;
+  /** The lease of a previous fleetd on this machine, to take over. */
+  readonly resumeLeaseId?: string;
+}
+
+export function readMachineId(path: string): string {
+  let id: string;
+  try {
+    id = readFileSync(path, "utf8").trim();
+  } catch (err) {
+    throw new FleetdError(
+      `cannot read the machine ID from ${path}: ${(err as Error).message}; set machine_id_file`,
+    );
+  }
+  if (!/^[0-9a-f]{32}$/.test(id)) {
+    throw new FleetdError(
+      `${path} does not hold a machine ID (32 lowercase hex characters): ${JSON.stringify(id.slice(0, 40))}`,
+    );
+  }
+  return id;
+}
+
+/** The first non-internal IPv4 address, as fleet detected public_ip when it was not set. */
+export function detectPublicIp(): string {
+  for (const addrs of Object.values(networkInterfaces())) {
+    for (const a of addrs ?? []) if (a.family === "IPv4" && !a.internal) return a.address;
+  }
+  return "";
+}
+
+function etcdOptions(config: FleetConfig) {
+  const read = (path: string, what: string) => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new FleetdError(`cannot read ${what} ${path}: ${(err as Error).message}`);
+    }
+  };
+  return {
+    ...(config.etcd_cafile === ""
+      ? {}
+      : {
+          credentials: {
+            rootCertificate: read(config.etcd_cafile, "etcd_cafile"),
+            ...(config.etcd_keyfile === ""
+              ? {}
+              : { privateKey: read(config.etcd_keyfile, "etcd_keyfile") }),
+            ...(config.etcd_certfile === ""
+              ? {}
+              : { certChain: read(config.etcd_certfile, "etcd_certfile") }),
+          },
+        }),
+    ...(config.etcd_username === ""
+      ? {}
+      : { auth: { username: config.etcd_username, password: config.etcd_password } }),
+    dialTimeout: config.etcd_request_timeout * 1000,
+  };
+}
+
+export class Fleetd {
+  readonly registry: Registry;
+  readonly engine: Engine | undefined;
+  #agent: Agent | undefined;
+  #systemd: SystemdClient | undefined;
+  readonly machineId: string;
+
+  constructor(private readonly opts: FleetdOptions) {
+    const { config, log } = opts;
+    this.machineId = opts.machineId ?? readMachineId(config.machine_id_file);
+    this.registry = new Registry({
+      endpoints: config.etcd_servers,
+      prefix: config.etcd_key_prefix,
+      log,
+      etcd: etcdOptions(config),
+    });
+    this.engine = config.disable_engine
+      ? undefined
+      : new Engine({
+          registry: this.registry,
+          machineId: this.machineId,
+          ttlSeconds: Math.ceil(config.agent_ttl / 1000),
+          reconcileIntervalMs: config.engine_reconcile_interval * 1000,
+          log,
+        });
+  }
+
+  get agent(): Agent | undefined {
+    return this.#agent;
+  }
+
+  async start(): Promise<void> {
+    const { config, log } = this.opts;
+    this.#systemd = await SystemdClient.connect({
+      ...(this.opts.busAddress === undefined ? {} : { busAddress: this.opts.busAddress }),
+      log,
+    });
+    this.#agent = new Agent({
+      registry: this.registry,
+      systemd: this.#systemd,
+      files: new UnitFileStore(this.#systemd, {
+        unitsDir: config.units_directory,
+        ...(this.opts.fsRoot === undefined ? {} : { fsRoot: this.opts.fsRoot }),
+      }),
+      machine: {
+        id: this.machineId,
+        publicIP: config.public_ip === "" ? detectPublicIp() : config.public_ip,
+        metadata: config.metadata,
+        version: FLEETD_VERSION,
+        startedAt: Date.now(),
+      },
+      ttlSeconds: Math.ceil(config.agent_ttl / 1000),
+      log,
+      ...(this.opts.resumeLeaseId === undefined ? {} : { resumeLeaseId: this.opts.resumeLeaseId }),
+    });
+    await this.#agent.start();
+    this.engine?.start();
+    log.info("fleetd started", {
+      machine: this.machineId,
+      engine: this.engine === undefined ? "disabled" : "campaigning",
+    });
+  }
+
+  /**
+   * Stops deciding and following, resigns leadership, and leaves every unit running: the
+   * machine stays registered until its lease expires, so a fleetd back within agent_ttl takes
+   * over (resumeLeaseId) without anything being rescheduled or restarted.
+   */
+  async stop(): Promise<void> {
+    await this.engine?.stop();
+    await this.#agent?.stop();
+    this.#systemd?.close();
+    this.registry.close();
+  }
+}
