@@ -59,7 +59,7 @@ const rssMb = (pid: number) =>
 
 async function main(): Promise<void> {
   const etcd = await startEtcd();
-  const conf = `etcd_servers=${etcd.endpoints.join(",")}\netcd_key_prefix=/fleet/\nagent_ttl=5s\n`;
+  const conf = `etcd_servers=${etcd.endpoints.join(",")}\netcd_key_prefix=/fleet/\n`; // agent_ttl: the default 30 s, as fleet's baseline
   const service = `[Service]\nExecStart=/usr/bin/node ${NODE_FLAGS} ${REPO}/dist/agent/main.js\nKillMode=process\nRestart=always\n[Install]\nWantedBy=multi-user.target\n`;
   const cluster = await bootHosts({
     count: 3,

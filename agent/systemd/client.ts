@@ -75,7 +75,8 @@ export class SystemdClient extends EventEmitter<SystemdEvents> {
     this.busAddress = opts.busAddress ?? defaultBusAddress();
     this.#log = (opts.log ?? silentLogger).with({ component: "systemd" });
     this.#timeoutMs = opts.callTimeoutMs ?? 10_000;
-    this.#pingMs = opts.pingIntervalMs ?? 2_000;
+    // A closed socket is noticed at once (its end event); the ping only catches a hung bus.
+    this.#pingMs = opts.pingIntervalMs ?? 15_000;
   }
 
   /** Connects and subscribes. @throws SystemdUnavailableError if the bus cannot be reached. */
