@@ -24,8 +24,11 @@ test: setup
 	npx biome check .
 	npx vitest run
 
+# The quick benchmarks; the cluster ones (bench/engine-scale.ts, bench/agent-real.ts) take
+# minutes and root: see docs/benchmarks.md for their commands.
 bench: build
-	node dist/bench/run.js
+	npx tsx bench/units-parse.ts
+	npx tsx bench/scheduler.ts
 
 clean:
 	rm -rf dist
