@@ -63,6 +63,7 @@ async function main(): Promise<void> {
   const service = `[Service]\nExecStart=/usr/bin/node ${NODE_FLAGS} ${REPO}/dist/agent/main.js\nKillMode=process\nRestart=always\n[Install]\nWantedBy=multi-user.target\n`;
   const cluster = await bootHosts({
     count: 3,
+    binds: [REPO],
     files: (i) => ({
       "/etc/fleet/fleet.conf": `${conf}metadata=host=h${i}\n`,
       "/etc/systemd/system/fleet.service": service,

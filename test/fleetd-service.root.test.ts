@@ -21,6 +21,7 @@ beforeAll(async () => {
   const service = `[Unit]\nDescription=fleet-ts daemon (test)\n[Service]\nExecStart=/usr/bin/node --import file://${REPO}/node_modules/tsx/dist/esm/index.mjs ${REPO}/agent/main.ts\nKillMode=process\nRestart=always\n[Install]\nWantedBy=multi-user.target\n`;
   cluster = await bootHosts({
     count: 1,
+    binds: [REPO], // the checkout may be under /tmp, which each host has its own of
     files: () => ({
       "/etc/fleet/fleet.conf": fleetConf,
       "/etc/systemd/system/fleet.service": service,

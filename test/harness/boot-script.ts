@@ -89,6 +89,16 @@ ln -sf /proc/self/fd/2 "$R/dev/stderr"
 mount -t tmpfs -o mode=755,nosuid,nodev tmpfs "$R/run"
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$R/tmp"
 
+# Paths of the machine the host must see although they are under /tmp or /run (read-only).
+if [ -f "$H/binds" ]; then
+  while IFS= read -r p; do
+    [ -n "$p" ] || continue
+    mkdir -p "$R$p"
+    mount --bind "$p" "$R$p"
+    mount -o remount,bind,ro "$R$p"
+  done < "$H/binds"
+fi
+
 cd "$R"
 mkdir -p .oldroot
 pivot_root . .oldroot

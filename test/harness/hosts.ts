@@ -69,6 +69,12 @@ export interface BootHostsOptions {
   readonly files?: (index: number) => HostFiles;
   /** Units to mask on top of DEFAULT_MASKS. */
   readonly masks?: readonly string[];
+  /**
+   * Machine paths bind-mounted read-only into every host at the same path. Needed for what
+   * lies under /tmp or /run (each host has its own, empty), e.g. a checkout of this repository
+   * that a host's fleetd runs from.
+   */
+  readonly binds?: readonly string[];
   /** Machine-id per host (32 lowercase hex); default random. */
   readonly machineId?: (index: number) => string;
   /** Host name prefix: hosts are `<prefix><index>`. Default "h". */
@@ -611,6 +617,10 @@ export async function bootHosts(options: BootHostsOptions): Promise<Cluster> {
         path.join(dir, "upper"),
         { ...base.files, ...options.files?.(i) },
         base.masks,
+      );
+      writeFileSync(
+        path.join(dir, "binds"),
+        (options.binds ?? []).map((b) => `${path.resolve(b)}\n`).join(""),
       );
       if (bridge && record.netns) {
         const ip = await createHostNetns(bridge, record.netns, i);
