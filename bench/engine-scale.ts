@@ -227,10 +227,14 @@ async function main(): Promise<void> {
     );
     r.close();
   } finally {
-    for (const c of children) c.kill("SIGKILL");
-    await Promise.all(agents.map((a) => a.crash().catch(() => {})));
-    for (const c of clients) c.close();
-    await etcd.stop();
+    try {
+      for (const c of children) c.kill("SIGKILL");
+      // Bounded: a watch cancel can wait on an etcd that is going away.
+      await Promise.race([Promise.all(agents.map((a) => a.crash().catch(() => {}))), sleep(5000)]);
+      for (const c of clients) c.close();
+    } finally {
+      await etcd.stop();
+    }
   }
 }
 
