@@ -7,6 +7,8 @@
 import { readFileSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import { Agent } from "./agent.js";
+import { apiHandler } from "./api/routes.js";
+import { activatedFds, type Listener, listen, listenFd } from "./api/server.js";
 import type { FleetConfig } from "./config/schema.js";
 import { Engine } from "./engine/engine.js";
 import type { Logger } from "./logging/logger.js";
@@ -92,6 +94,7 @@ export class Fleetd {
   readonly engine: Engine | undefined;
   #agent: Agent | undefined;
   #systemd: SystemdClient | undefined;
+  readonly #listeners: Listener[] = [];
   readonly machineId: string;
 
   constructor(private readonly opts: FleetdOptions) {
@@ -144,10 +147,47 @@ export class Fleetd {
     });
     await this.#agent.start();
     this.engine?.start();
+    await this.#serveApi();
     log.info("fleetd started", {
       machine: this.machineId,
       engine: this.engine === undefined ? "disabled" : "campaigning",
     });
+  }
+
+  /** The API on systemd's socket if handed one (fleet.socket), and on `api_listen`. */
+  async #serveApi(): Promise<void> {
+    const { config, log } = this.opts;
+    const handler = apiHandler({
+      registry: this.registry,
+      tokenLimit: config.token_limit,
+      version: FLEETD_VERSION,
+      log,
+    });
+    const fds = activatedFds();
+    for (const fd of fds) this.#listeners.push(await listenFd(fd, handler));
+    const token =
+      config.api_token_file === ""
+        ? undefined
+        : (() => {
+            try {
+              return readFileSync(config.api_token_file, "utf8").trim();
+            } catch (err) {
+              throw new FleetdError(
+                `cannot read api_token_file ${config.api_token_file}: ${(err as Error).message}`,
+              );
+            }
+          })();
+    for (const address of config.api_listen) {
+      // systemd owns the unix socket when it handed one over.
+      if (fds.length > 0 && address.startsWith("unix://")) continue;
+      this.#listeners.push(
+        await listen(address, handler, {
+          ...(token === undefined ? {} : { token }),
+          insecureTcp: config.api_insecure_tcp,
+        }),
+      );
+    }
+    log.info("API listening", { on: this.#listeners.map((l) => l.address).join(",") });
   }
 
   /**
@@ -156,6 +196,7 @@ export class Fleetd {
    * over (resumeLeaseId) without anything being rescheduled or restarted.
    */
   async stop(): Promise<void> {
+    for (const l of this.#listeners.splice(0)) await l.close();
     await this.engine?.stop();
     await this.#agent?.stop();
     this.#systemd?.close();

@@ -2,6 +2,7 @@
  * fleetd deployed as fleet was: a systemd service inside a real host, configured by
  * /etc/fleet/fleet.conf (needs root). Restarting or stopping fleetd bounces no unit.
  */
+import { request } from "node:http";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { memoryLogger } from "../agent/logging/logger.js";
@@ -39,6 +40,22 @@ afterAll(async () => {
   await etcd?.stop();
 });
 
+/** GET on the API fleetd serves inside the host, through its socket seen from outside. */
+function apiGet(path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const socketPath = `${cluster.hosts[0]?.rootDir}/run/fleet.sock`;
+    const req = request({ socketPath, path }, (res) => {
+      let body = "";
+      res.on("data", (c) => {
+        body += c;
+      });
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
 const sh = async (...args: string[]) => (await cluster.systemctl(0, ...args)).stdout.trim();
 const T = { timeout: 30_000, interval: 100 };
 
@@ -64,6 +81,20 @@ describe("(root) fleetd as a systemd service in a host", () => {
     });
     await expect.poll(() => sh("is-active", "app.service"), T).toBe("active");
     const pid = await sh("show", "-p", "MainPID", "--value", "app.service");
+
+    // The API fleetd serves in the host (unix:///var/run/fleet.sock, fleet's default).
+    const machines = await apiGet("/fleet/v1/machines");
+    expect(machines.body).toBe(
+      `{"machines":[{"id":"${host?.machineId}","metadata":{"rack":"1","role":"svc"},"primaryIP":"10.9.9.9"}]}`,
+    );
+    await expect
+      .poll(async () => JSON.parse((await apiGet("/fleet/v1/units/app.service")).body), T)
+      .toMatchObject({
+        name: "app.service",
+        desiredState: "launched",
+        currentState: "launched",
+        machineID: host?.machineId,
+      });
 
     const fleetdPid = await sh("show", "-p", "MainPID", "--value", "fleet.service");
     await sh("restart", "fleet.service");

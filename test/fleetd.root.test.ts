@@ -2,6 +2,9 @@
  * fleetd composed from its configuration, on real hosts (needs root): `disable_engine=true`
  * keeps a host out of the election.
  */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../agent/config/load.js";
 import { Fleetd } from "../agent/fleetd.js";
@@ -25,6 +28,8 @@ function fleetd(i: number, env: Record<string, string>): Fleetd {
       FLEET_AGENT_TTL: "2s",
       FLEET_ENGINE_RECONCILE_INTERVAL: "0.5",
       FLEET_PUBLIC_IP: `10.0.0.${i + 1}`,
+      // Never the machine's own /var/run/fleet.sock.
+      FLEET_API_LISTEN: `unix://${mkdtempSync(join(tmpdir(), "fleetd-api-"))}/fleet.sock`,
       ...env,
     },
   });

@@ -1,0 +1,101 @@
+/**
+ * @module agent/api/server
+ * Where the API listens: a unix socket (fleet's unix:///var/run/fleet.sock, mode 0660: access
+ * is by file permission) and optionally TCP, which requires a bearer token unless explicitly
+ * started insecure (fleet served TCP with no authentication at all).
+ */
+
+import { timingSafeEqual } from "node:crypto";
+import { chmodSync, rmSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { errorEntity } from "./errors.js";
+
+export class ListenError extends Error {
+  override name = "ListenError";
+}
+
+export interface Listener {
+  readonly address: string;
+  close(): Promise<void>;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+function withToken(handler: Handler, token: string): Handler {
+  const want = Buffer.from(`Bearer ${token}`);
+  return (req, res) => {
+    const got = Buffer.from(req.headers.authorization ?? "");
+    if (got.length !== want.length || !timingSafeEqual(got, want)) {
+      const body = errorEntity(
+        401,
+        "missing or wrong bearer token: send Authorization: Bearer <token>",
+      );
+      res.writeHead(401, { "Content-Type": "application/json", "WWW-Authenticate": "Bearer" });
+      res.end(body);
+      return;
+    }
+    handler(req, res);
+  };
+}
+
+function listenOn(server: Server, target: string | { port: number; host: string }): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    const done = () => {
+      server.off("error", reject);
+      resolve();
+    };
+    if (typeof target === "string") server.listen(target, done);
+    else server.listen(target.port, target.host, done);
+  });
+}
+
+/**
+ * Sockets systemd handed over (socket activation: LISTEN_PID is us, LISTEN_FDS of them from
+ * fd 3), as fleet took its API socket from fleet.socket.
+ */
+export function activatedFds(env: NodeJS.ProcessEnv = process.env): number[] {
+  if (env.LISTEN_PID !== String(process.pid)) return [];
+  const n = Number(env.LISTEN_FDS ?? 0);
+  return Number.isInteger(n) && n > 0 ? Array.from({ length: n }, (_, i) => 3 + i) : [];
+}
+
+/** Serves on a socket systemd handed over. */
+export async function listenFd(fd: number, handler: Handler): Promise<Listener> {
+  const server = createServer(handler);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen({ fd }, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  return { address: `fd://${fd}`, close: () => new Promise((r) => server.close(() => r())) };
+}
+
+/** Listens on `unix:///path` or `tcp://host:port`; TCP needs `token` unless `insecureTcp`. */
+export async function listen(
+  address: string,
+  handler: Handler,
+  opts: { token?: string; insecureTcp?: boolean } = {},
+): Promise<Listener> {
+  if (address.startsWith("unix://")) {
+    const path = address.slice("unix://".length);
+    rmSync(path, { force: true }); // a socket left by a previous fleetd
+    const server = createServer(handler);
+    await listenOn(server, path);
+    chmodSync(path, 0o660);
+    return { address, close: () => new Promise((r) => server.close(() => r())) };
+  }
+  const m = /^tcp:\/\/(\[[^\]]+\]|[^:]+):(\d+)$/.exec(address);
+  if (m === null)
+    throw new ListenError(`cannot listen on ${address}: use unix:///path or tcp://host:port`);
+  if (opts.token === undefined && !opts.insecureTcp) {
+    throw new ListenError(
+      `refusing to serve the API on ${address} without authentication: set api_token_file, or api_insecure_tcp=true`,
+    );
+  }
+  const server = createServer(opts.token === undefined ? handler : withToken(handler, opts.token));
+  await listenOn(server, { host: (m[1] as string).replace(/^\[|\]$/g, ""), port: Number(m[2]) });
+  return { address, close: () => new Promise((r) => server.close(() => r())) };
+}
