@@ -4,7 +4,7 @@
  * the original fleetctl is there (it is beside every CI checkout), as the issue asks.
  */
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -66,6 +66,7 @@ describe.runIf(existsSync(FLEETCTL))("(root) fleet's own fleetctl against fleet-
   }, 120_000);
 
   afterAll(async () => {
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
     await cluster?.teardown();
     await etcd?.stop();
   });

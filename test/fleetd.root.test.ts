@@ -2,7 +2,7 @@
  * fleetd composed from its configuration, on real hosts (needs root): `disable_engine=true`
  * keeps a host out of the election.
  */
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,6 +16,13 @@ import { bootHosts, type Cluster } from "./harness/hosts.js";
 let etcd: EtcdCluster;
 let cluster: Cluster;
 const daemons: Fleetd[] = [];
+const tempDirs: string[] = [];
+
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), "fleetd-api-"));
+  tempDirs.push(d);
+  return d;
+}
 
 function fleetd(i: number, env: Record<string, string>): Fleetd {
   const host = cluster.hosts[i];
@@ -29,7 +36,7 @@ function fleetd(i: number, env: Record<string, string>): Fleetd {
       FLEET_ENGINE_RECONCILE_INTERVAL: "0.5",
       FLEET_PUBLIC_IP: `10.0.0.${i + 1}`,
       // Never the machine's own /var/run/fleet.sock.
-      FLEET_API_LISTEN: `unix://${mkdtempSync(join(tmpdir(), "fleetd-api-"))}/fleet.sock`,
+      FLEET_API_LISTEN: `unix://${tempDir()}/fleet.sock`,
       ...env,
     },
   });
@@ -51,6 +58,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const d of daemons) await d.stop().catch(() => {});
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
   await cluster?.teardown();
   await etcd?.stop();
 });

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -55,6 +55,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await presence?.revoke().catch(() => {});
   await api?.close();
+  if (socket !== undefined) rmSync(join(socket, ".."), { recursive: true, force: true });
   registry?.close();
   await etcd?.stop();
 });

@@ -1,13 +1,19 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { ConfigError } from "./errors.js";
 import { loadConfig } from "./load.js";
 import { OPTION_NAMES } from "./schema.js";
 
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
 function confFile(text: string): string {
   const dir = mkdtempSync(join(tmpdir(), "fleet-conf-"));
+  dirs.push(dir);
   const path = join(dir, "fleet.conf");
   writeFileSync(path, text);
   return path;
