@@ -376,6 +376,23 @@ describe("planSchedule rules", () => {
     ]);
   });
 
+  it("places a unit that only fits once a replaced unit has moved away, in the same pass", () => {
+    // Found by the property test: a.service was decided while web@1 (whose Conflicts exclude
+    // it) still sat on the only machine; web@1 then left, replaced by web@2.
+    const units = [
+      unit("web@2.service", { replaces: ["web@1.service"] }),
+      unit("a.service"),
+      unit("web@1.service", { conflicts: ["a.service"] }),
+    ];
+    const snap = { machines: [machine("m1")], units, schedule: { "web@1.service": ["m1"] } };
+    const plan = planSchedule(snap);
+    expect(plan.placements).toEqual({ "a.service": ["m1"], "web@2.service": ["m1"] });
+    expect(plan.unschedulable).toEqual({
+      "web@1.service": "1 machine excluded by Conflicts=a.service (runs a.service)",
+    });
+    expect(planSchedule({ ...snap, schedule: plan.placements }).changes).toEqual([]);
+  });
+
   it("unschedules destroyed units and reports an empty cluster", () => {
     const plan = planSchedule({
       machines: [],
@@ -472,7 +489,8 @@ describe("planSchedule properties", () => {
         expect(again.placements).toEqual(plan.placements);
         expect(planSchedule(snap)).toEqual(plan);
       }),
-      { numRuns: 2000 },
+      // FC_RUNS explores harder on demand (e.g. FC_RUNS=50000 before a release).
+      { numRuns: Number(process.env.FC_RUNS ?? 2000) },
     );
   });
 });

@@ -12,8 +12,9 @@
  *    other unit on the least-loaded machine that allows it, ties to the smallest machine ID.
  *    A unit that Replaces others takes precedence: they (and their MachineOf followers) leave
  *    its machine and are placed again further down the order.
+ *    When a round evicted a unit, another round places what the eviction made possible.
  * 4. Return the placements, the changes against the snapshot, and a reason for every active
- *    unit that is placed nowhere.
+ *    unit that is placed nowhere, from the final state.
  */
 import { ClusterState, compare } from "./cluster-state.js";
 import { prepare, type Rejection, rejection } from "./feasibility.js";
@@ -25,6 +26,9 @@ import type {
   SchedulerMachine,
   SchedulerUnit,
 } from "./snapshot.js";
+
+/** Placement rounds at most (each round that evicts a replaced unit may free a machine). */
+const MAX_ROUNDS = 10;
 
 export function planSchedule(snapshot: ClusterSnapshot): SchedulePlan {
   const active = snapshot.units.filter((u) => u.desiredState !== "inactive");
@@ -47,37 +51,39 @@ export function planSchedule(snapshot: ClusterSnapshot): SchedulePlan {
     }
   }
 
-  // 3. Place what is missing.
-  for (const unit of order) {
-    if (unit.requirements.global) {
-      const ctx = prepare(unit, state);
-      for (const m of state.machines) {
-        if (!state.machinesOf(unit.name).has(m.id) && rejection(ctx, m, state) === undefined) {
-          state.place(unit.name, m.id);
+  // 3. Place what is missing. A unit that Replaces others evicts them, which can free a
+  // machine for a unit decided earlier in the round: repeat the round until none evicts.
+  for (let round = 0, evicted = true; evicted && round < MAX_ROUNDS; round++) {
+    evicted = false;
+    for (const unit of order) {
+      if (unit.requirements.global) {
+        const ctx = prepare(unit, state);
+        for (const m of state.machines) {
+          if (!state.machinesOf(unit.name).has(m.id) && rejection(ctx, m, state) === undefined) {
+            state.place(unit.name, m.id);
+          }
         }
+        continue;
       }
-      if (state.machinesOf(unit.name).size === 0) {
-        unschedulable[unit.name] = whyNowhere(unit, state);
+      if (state.machinesOf(unit.name).size > 0) continue;
+      if (waitingFor(unit, state, snapshot) !== undefined) continue;
+      const chosen = leastLoadedFeasible(unit, state, machineById);
+      if (chosen === undefined) continue;
+      state.place(unit.name, chosen);
+      // The units it Replaces leave this machine; they come later in the order and are placed
+      // again elsewhere.
+      for (const replaced of state.replaces.get(unit.name) ?? []) {
+        if (evict(replaced, chosen, `moved away: ${unit.name} Replaces it`, state, dropped))
+          evicted = true;
       }
-      continue;
     }
+  }
+
+  // 4. Say why, from the final state, for every active unit placed nowhere.
+  for (const unit of order) {
     if (state.machinesOf(unit.name).size > 0) continue;
-    const waiting = waitingFor(unit, state, snapshot);
-    if (waiting !== undefined) {
-      unschedulable[unit.name] = waiting;
-      continue;
-    }
-    const chosen = leastLoadedFeasible(unit, state, machineById);
-    if (chosen === undefined) {
-      unschedulable[unit.name] = whyNowhere(unit, state);
-      continue;
-    }
-    state.place(unit.name, chosen);
-    // The units it Replaces leave this machine; they come later in the order and are placed
-    // again elsewhere in this same pass.
-    for (const replaced of state.replaces.get(unit.name) ?? []) {
-      evict(replaced, chosen, `moved away: ${unit.name} Replaces it`, state, dropped);
-    }
+    unschedulable[unit.name] =
+      (!unit.requirements.global && waitingFor(unit, state, snapshot)) || whyNowhere(unit, state);
   }
 
   const placements: Record<string, string[]> = {};
@@ -99,8 +105,8 @@ function evict(
   reason: string,
   state: ClusterState,
   dropped: Map<string, string>,
-): void {
-  if (!state.machinesOf(unit).has(machine)) return;
+): boolean {
+  if (!state.machinesOf(unit).has(machine)) return false;
   state.unplace(unit, machine);
   dropped.set(`${unit}\u0000${machine}`, reason);
   for (const follower of [...(state.hosted.get(machine) ?? [])]) {
@@ -109,6 +115,7 @@ function evict(
       evict(follower, machine, `moved away with its MachineOf=${unit}`, state, dropped);
     }
   }
+  return true;
 }
 
 /**
