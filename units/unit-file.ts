@@ -41,13 +41,62 @@ const isComment = (ch: string): boolean => ch === "#" || ch === ";";
 
 /**
  * Text from bytes the way fleet's API stored it: fleetctl sent options as JSON, and Go's JSON
- * encoder replaces invalid UTF-8 with U+FFFD, so the server never saw the raw bytes.
+ * encoder replaces invalid UTF-8 with U+FFFD, so the server never saw the raw bytes (fleet's lexer
+ * did the same in option names). Go replaces each invalid byte with its own U+FFFD, where
+ * TextDecoder replaces a whole truncated sequence with one: the hash depends on the difference.
  */
 function toText(input: string | Uint8Array): string {
-  const text =
-    typeof input === "string" ? input : new TextDecoder("utf-8", { fatal: false }).decode(input);
   // Lone surrogates cannot be encoded; U+FFFD is what Buffer.from would write anyway.
-  return text.toWellFormed();
+  if (typeof input === "string") return input.toWellFormed();
+  try {
+    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(input);
+  } catch {
+    return decodeUtf8LikeGo(input);
+  }
+}
+
+/** Go's `utf8.DecodeRune` over the whole input: an invalid byte becomes one U+FFFD. */
+function decodeUtf8LikeGo(bytes: Uint8Array): string {
+  let out = "";
+  let i = 0;
+  while (i < bytes.length) {
+    const [cp, size] = decodeRune(bytes, i);
+    out += String.fromCodePoint(cp);
+    i += size;
+  }
+  return out;
+}
+
+const RUNE_ERROR: [number, number] = [0xfffd, 1];
+
+function decodeRune(b: Uint8Array, i: number): [number, number] {
+  const c0 = b[i] as number;
+  if (c0 < 0x80) return [c0, 1];
+  const cont = (k: number, lo = 0x80, hi = 0xbf): number | undefined => {
+    const c = b[i + k];
+    return c !== undefined && c >= lo && c <= hi ? c & 0x3f : undefined;
+  };
+  if (c0 >= 0xc2 && c0 <= 0xdf) {
+    const c1 = cont(1);
+    return c1 === undefined ? RUNE_ERROR : [((c0 & 0x1f) << 6) | c1, 2];
+  }
+  if (c0 >= 0xe0 && c0 <= 0xef) {
+    // Second-byte ranges exclude overlong forms (E0) and UTF-16 surrogates (ED), as Go does.
+    const c1 = cont(1, c0 === 0xe0 ? 0xa0 : 0x80, c0 === 0xed ? 0x9f : 0xbf);
+    const c2 = c1 === undefined ? undefined : cont(2);
+    return c1 === undefined || c2 === undefined
+      ? RUNE_ERROR
+      : [((c0 & 0x0f) << 12) | (c1 << 6) | c2, 3];
+  }
+  if (c0 >= 0xf0 && c0 <= 0xf4) {
+    const c1 = cont(1, c0 === 0xf0 ? 0x90 : 0x80, c0 === 0xf4 ? 0x8f : 0xbf);
+    const c2 = c1 === undefined ? undefined : cont(2);
+    const c3 = c2 === undefined ? undefined : cont(3);
+    return c1 === undefined || c2 === undefined || c3 === undefined
+      ? RUNE_ERROR
+      : [((c0 & 0x07) << 18) | (c1 << 12) | (c2 << 6) | c3, 4];
+  }
+  return RUNE_ERROR;
 }
 
 /**
@@ -164,11 +213,14 @@ class Lexer {
 
   #sectionSuffix(section: string): void {
     const line = this.#line;
-    const garbage = goTrimSpace(this.#toEOL().line);
+    const rest = this.#toEOL().line;
+    const garbage = goTrimSpace(rest);
     if (garbage.length > 0) {
       throw new UnitFileParseError(
         line,
-        `unexpected text ${JSON.stringify(garbage)} after the section header [${section}]; put options on their own lines`,
+        rest.includes("\r")
+          ? `unexpected text ${JSON.stringify(garbage)} after the section header [${section}]: the file seems to end lines with a carriage return (\\r) alone, which is not a line ending here; save it with \\n or \\r\\n line endings`
+          : `unexpected text ${JSON.stringify(garbage)} after the section header [${section}]; put options on their own lines`,
       );
     }
     this.#next = () => this.#sectionOrOption(section);
@@ -216,7 +268,7 @@ class Lexer {
         line,
         this.s[stop] === "\r"
           ? `a carriage return (\\r) inside the option name ${JSON.stringify(what)}; use \\n or \\r\\n line endings`
-          : `${JSON.stringify(what)} is not an option: write Name=Value`,
+          : `${JSON.stringify(what)} is not an option: write Name=Value, or start the line with # to make it a comment`,
       );
     }
     const name = goTrimSpace(this.s.slice(this.#i, eq));
