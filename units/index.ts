@@ -12,12 +12,17 @@
  */
 export {
   COMMANDS,
+  type CurrentState,
+  CurrentStateSchema,
   commandTarget,
   DESIRED_STATES,
   type DesiredState,
   DesiredStateSchema,
   desiredStateProblem,
+  isDirectTransition,
+  type Lifecycle,
   TransitionError,
+  transitionSteps,
   type UnitCommand,
 } from "./desired-state.js";
 export { UnitsError } from "./errors.js";

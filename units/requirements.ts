@@ -104,6 +104,17 @@ export function isTruthy(value: string): boolean {
   return TRUTHY.has(value.toLowerCase());
 }
 
+/** Go's string order (bytes of UTF-8, i.e. code points), not JavaScript's UTF-16 order. */
+function byCodePoint(a: string, b: string): number {
+  const x = [...a];
+  const y = [...b];
+  for (let i = 0; i < Math.min(x.length, y.length); i++) {
+    const d = (x[i]?.codePointAt(0) ?? 0) - (y[i]?.codePointAt(0) ?? 0);
+    if (d !== 0) return d;
+  }
+  return x.length - y.length;
+}
+
 function unique(values: readonly string[]): string[] {
   return [...new Set(values)];
 }
@@ -114,17 +125,18 @@ function fromValues(values: Map<string, string[]>): UnitRequirements {
   const machineId =
     firstOf("MachineID") ?? firstOf("X-ConditionMachineID") ?? firstOf("X-ConditionMachineBootID");
 
-  const metadata: Record<string, Set<string>> = {};
+  // A Map, not an object: a key such as `constructor` or `__proto__` is just a key.
+  const metadata = new Map<string, Set<string>>();
   for (const key of ["X-ConditionMachineMetadata", "MachineMetadata"]) {
     for (const pair of get(key)) {
       const parts = pair.split("=");
       if (parts.length !== 2) continue;
       const [k, v] = parts as [string, string];
       if (k.length === 0 || v.length === 0) continue;
-      let set = metadata[k];
+      let set = metadata.get(k);
       if (set === undefined) {
         set = new Set();
-        metadata[k] = set;
+        metadata.set(k, set);
       }
       set.add(v);
     }
@@ -133,7 +145,7 @@ function fromValues(values: Map<string, string[]>): UnitRequirements {
   const last = globals[globals.length - 1];
   return {
     machineId,
-    metadata: Object.fromEntries(Object.entries(metadata).map(([k, set]) => [k, [...set].sort()])),
+    metadata: Object.fromEntries([...metadata].map(([k, set]) => [k, [...set].sort(byCodePoint)])),
     // Only Conflicts is whitespace-split (fleet's splitCombine); MachineOf and Replaces are not.
     conflicts: [...get("X-Conflicts"), ...get("Conflicts")].flatMap(goFields),
     peers: [...get("X-ConditionMachineOf"), ...get("MachineOf")],
@@ -166,7 +178,7 @@ function unquotedMetadataProblem(options: readonly UnitOption[]): string | undef
     for (const value of parseMultivalueLine(opt.value)) {
       const tokens = goFields(value);
       if (tokens.length > 1 && tokens.filter((t) => t.includes("=")).length > 1) {
-        const quoted = tokens.map((t) => `"${t}"`).join(" ");
+        const quoted = tokens.map((t) => `"${t.replaceAll('"', "")}"`).join(" ");
         return `${opt.name}=${value} holds several key=value pairs without quotes, which fleet ignored (the unit would run on any machine); write ${opt.name}=${quoted}`;
       }
     }
@@ -197,19 +209,42 @@ export function requirementsProblem(options: readonly UnitOption[]): string | un
       }
     }
   }
+  // Name the options as the user wrote them (a deprecated X-Condition* name included).
+  // (An empty Conflicts= adds no glob; any other value, even empty, counts.)
+  const counts = (key: string, v: string) => !key.endsWith("Conflicts") || goFields(v).length > 0;
+  const writtenAs = (keys: readonly string[], fallback: string) =>
+    keys.find((k) => (values.get(k) ?? []).some((v) => counts(k, v))) ?? fallback;
+  const id = writtenAs(
+    ["MachineID", "X-ConditionMachineID", "X-ConditionMachineBootID"],
+    "MachineID",
+  );
+  const peer = writtenAs(["X-ConditionMachineOf", "MachineOf"], "MachineOf");
+  const conflict = writtenAs(["X-Conflicts", "Conflicts"], "Conflicts");
+  const pinned = "it already pins the unit to one machine";
+  const everywhere = "a Global unit runs on every machine";
+  const both = (a: string, b: string, why: string) =>
+    `${a} cannot be used with ${b}: ${why}; remove one of them`;
   const hasTarget = r.machineId !== undefined;
-  const both = (a: string, b: string) => `${a} cannot be used with ${b}: keep one of them`;
-  if (hasTarget && peers.length > 0) return both("MachineID", "MachineOf");
-  if (hasTarget && conflicts.length > 0) return both("MachineID", "Conflicts");
-  if (hasTarget && r.global) return both("MachineID", "Global");
-  if (hasTarget && replaces.length > 0) return both("MachineID", "Replaces");
-  if (r.global && peers.length > 0) return both("Global", "MachineOf");
-  if (r.global && replaces.length > 0) return both("Global", "Replaces");
-  if (conflicts.length > 0 && replaces.length > 0) return both("Conflicts", "Replaces");
+  if (hasTarget && peers.length > 0) return both(id, peer, pinned);
+  if (hasTarget && conflicts.length > 0) return both(id, conflict, pinned);
+  if (hasTarget && r.global) return both(id, "Global", everywhere);
+  if (hasTarget && replaces.length > 0) return both(id, "Replaces", pinned);
+  if (r.global && peers.length > 0) return both("Global", peer, everywhere);
+  if (r.global && replaces.length > 0) return both("Global", "Replaces", everywhere);
+  if (conflicts.length > 0 && replaces.length > 0) {
+    return both(conflict, "Replaces", "fleet never supported both on one unit");
+  }
   return unquotedMetadataProblem(options);
 }
 
-/** @throws RequirementsError with `requirementsProblem`'s message. */
+/**
+ * fleet's api.ValidateOptions verdict on the `[X-Fleet]` section, as an exception: returns
+ * nothing when the requirements can be met, throws otherwise. Like fleet it reports only the
+ * first problem, checked in fleet's order (MachineOf against Conflicts/Replaces globs, then
+ * the combinations), and, unlike fleet, also refuses an unquoted multi-pair MachineMetadata.
+ * `requirementsProblem` gives the same answer as a value.
+ * @throws RequirementsError whose message names the options and says which to change.
+ */
 export function validateRequirements(options: readonly UnitOption[]): void {
   const problem = requirementsProblem(options);
   if (problem !== undefined) throw new RequirementsError(problem);

@@ -34,16 +34,31 @@ export const TEMPLATE_TYPES = ["path", "service", "socket", "target", "timer"] a
 
 const VALID_CHAR = /^[0-9a-zA-Z:\-_.\\@]$/u;
 
-/** Go's %q of a rune, so messages show the offending character unambiguously. */
+const ESCAPES: Readonly<Record<string, string>> = {
+  "\u0007": "\\a",
+  "\b": "\\b",
+  "\f": "\\f",
+  "\n": "\\n",
+  "\r": "\\r",
+  "\t": "\\t",
+  "\v": "\\v",
+  "'": "\\'",
+  "\\": "\\\\",
+};
+
+/**
+ * A character quoted as Go's %q quotes a rune (`'\t'`, `'\u00a0'`, `'ö'`), so a message shows an
+ * invisible or look-alike character unambiguously.
+ */
 function quoteRune(ch: string): string {
-  const special: Record<string, string> = {
-    "\t": "'\\t'",
-    "\n": "'\\n'",
-    "\r": "'\\r'",
-    "'": "'\\''",
-    "\\": "'\\\\'",
-  };
-  return special[ch] ?? `'${ch}'`;
+  const escaped = ESCAPES[ch];
+  if (escaped !== undefined) return `'${escaped}'`;
+  if (ch === " " || /^[\p{L}\p{M}\p{N}\p{P}\p{S}]$/u.test(ch)) return `'${ch}'`;
+  const code = ch.codePointAt(0) ?? 0;
+  const hex = code.toString(16);
+  if (code < 0x80) return `'\\x${hex.padStart(2, "0")}'`;
+  if (code < 0x10000) return `'\\u${hex.padStart(4, "0")}'`;
+  return `'\\U${hex.padStart(8, "0")}'`;
 }
 
 /**
@@ -52,14 +67,16 @@ function quoteRune(ch: string): string {
  */
 export function unitNameProblem(name: string): string | undefined {
   const bytes = Buffer.byteLength(name);
-  if (bytes === 0) return "unit name cannot be empty";
+  if (bytes === 0) return "unit name cannot be empty: give a name like web.service";
   if (bytes > UNIT_NAME_MAX) {
-    return `unit name is ${bytes} bytes long; the limit is ${UNIT_NAME_MAX}`;
+    return `unit name is ${bytes} bytes long; the limit is ${UNIT_NAME_MAX}: shorten it`;
   }
   const dot = name.lastIndexOf(".");
   if (dot === -1)
     return `unit name ${JSON.stringify(name)} has no type: add a suffix like .service`;
-  if (dot === name.length - 1) return `unit name ${JSON.stringify(name)} cannot end in "."`;
+  if (dot === name.length - 1) {
+    return `unit name ${JSON.stringify(name)} cannot end in ".": end it with a type like .service`;
+  }
   const suffix = name.slice(dot + 1);
   if (!(UNIT_TYPES as readonly string[]).includes(suffix)) {
     return `invalid unit type ${JSON.stringify(suffix)} in ${JSON.stringify(name)}: use one of ${UNIT_TYPES.join(", ")}`;
@@ -72,7 +89,9 @@ export function unitNameProblem(name: string): string | undefined {
       return `invalid character ${quoteRune(ch)} in unit name ${JSON.stringify(name)}: use letters, digits and :-_.\\@`;
     }
   }
-  if (name.startsWith("@")) return `unit name ${JSON.stringify(name)} cannot start with "@"`;
+  if (name.startsWith("@")) {
+    return `unit name ${JSON.stringify(name)} cannot start with "@": put a name before it, like web@.service`;
+  }
   return undefined;
 }
 
@@ -133,15 +152,25 @@ export function unitNameInfo(fullName: string): UnitNameInfo | undefined {
   };
 }
 
-/** `foo@.service` + `web1` → `foo@web1.service`. */
+/**
+ * The instance `instance` of `template`: `web@.service` + `1` → `web@1.service`.
+ * @throws UnitNameError if `template` is not a template or the result is not a valid name.
+ */
 export function instanceName(template: string, instance: string): string {
   const info = unitNameInfo(template);
   if (info === undefined || !info.isTemplate) {
     throw new UnitNameError(
-      `${JSON.stringify(template)} is not a template unit name like foo@.service`,
+      `${JSON.stringify(template)} is not a template unit name: a template has an "@" right before its type, like web@.service`,
     );
   }
-  return `${info.prefix}@${instance}${template.slice(template.lastIndexOf("."))}`;
+  if (instance === "") {
+    throw new UnitNameError(
+      `the instance of ${JSON.stringify(template)} cannot be empty: give one, like ${info.prefix}@1${template.slice(template.lastIndexOf("."))}`,
+    );
+  }
+  const name = `${info.prefix}@${instance}${template.slice(template.lastIndexOf("."))}`;
+  assertValidUnitName(name);
+  return name;
 }
 
 /** Whether the name ends in a unit type fleetctl recognises (all 13; fleet knew only 7). */
