@@ -68,6 +68,12 @@ function etcdOptions(config: FleetConfig) {
       throw new FleetdError(`cannot read ${what} ${path}: ${(err as Error).message}`);
     }
   };
+  if (config.etcd_cafile === "" && (config.etcd_certfile !== "" || config.etcd_keyfile !== "")) {
+    // Without a CA the client would not use TLS at all, and the certificate would be ignored.
+    throw new FleetdError(
+      "etcd_certfile and etcd_keyfile need etcd_cafile (the CA that signed etcd's certificate)",
+    );
+  }
   return {
     ...(config.etcd_cafile === ""
       ? {}

@@ -38,15 +38,18 @@ async function main(argv: readonly string[]): Promise<number> {
     .option("--lease-file <path>", "where to keep the lease for the next fleetd", LEASE_FILE)
     .allowUnknownOption(false);
   for (const name of OPTION_NAMES) {
-    // fleet's flags are --etcd_servers; --etcd-servers works too.
-    program.option(`--${name.replace(/_/g, "-")} <value>`, OPTIONS[name].description);
+    // fleet's flags are --etcd_servers; --etcd-servers works too. A boolean option may be
+    // given bare (--disable-engine) or with a value (--disable-engine=false).
+    const boolean = OPTIONS[name].default === "true" || OPTIONS[name].default === "false";
+    const arg = boolean ? "[value]" : "<value>";
+    program.option(`--${name.replace(/_/g, "-")} ${arg}`, OPTIONS[name].description);
     if (name.includes("_"))
-      program.option(`--${name} <value>`, `same as --${name.replace(/_/g, "-")}`);
+      program.option(`--${name} ${arg}`, `same as --${name.replace(/_/g, "-")}`);
   }
   program.parse(argv, { from: "user" });
-  const opts = program.opts<Record<string, string | undefined>>();
+  const opts = program.opts<Record<string, string | boolean | undefined>>();
   // Keyed by the flag as typed, so an error names it as the operator wrote it.
-  const flags: Record<string, string | undefined> = {};
+  const flags: Record<string, string | boolean | undefined> = {};
   for (const name of OPTION_NAMES) {
     const camel = name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
     if (opts[name] !== undefined && name.includes("_")) flags[name] = opts[name];
@@ -56,7 +59,7 @@ async function main(argv: readonly string[]): Promise<number> {
   let loaded: ReturnType<typeof loadConfig>;
   try {
     loaded = loadConfig({
-      ...(opts.config === undefined ? {} : { file: opts.config }),
+      ...(typeof opts.config === "string" ? { file: opts.config } : {}),
       env: process.env,
       flags,
     });
@@ -70,7 +73,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const log = stderrLogger(levelForVerbosity(loaded.config.verbosity));
   for (const w of loaded.warnings) log.warn(w);
 
-  const leaseFile = opts.leaseFile ?? LEASE_FILE;
+  const leaseFile = typeof opts.leaseFile === "string" ? opts.leaseFile : LEASE_FILE;
   const previousLease = readLease(leaseFile);
   let fleetd: Fleetd;
   try {
