@@ -9,12 +9,23 @@
  *   load/active/sub changed; a slow full resync is the safety net, and so is every reconnect.
  * - On start it adopts what is already there: files in the units directory and units systemd
  *   reports running count as loaded and launched, so a fleetd restart restarts nothing.
+ * - When its lease was lost and replaced, it lists its schedule again from scratch before it
+ *   acts (the leader moved its units meanwhile; events still on their way are stale).
+ * - With `atMostOnce`, an agent cut off from etcd stops its non-global units before its lease
+ *   can expire (reconciler/fence.ts), and runs them again once it knows the lease survived.
  */
 import { createHash } from "node:crypto";
 import { serializeUnitFile } from "../units/unit-file.js";
 import type { Logger } from "./logging/logger.js";
 import { applyTasks } from "./reconciler/apply.js";
-import { type CurrentUnit, type DesiredUnit, isRunning, planTasks } from "./reconciler/plan.js";
+import { fenceDecision, isGlobalUnitText, planFence } from "./reconciler/fence.js";
+import {
+  type CurrentUnit,
+  type DesiredUnit,
+  isRunning,
+  planTasks,
+  type Task,
+} from "./reconciler/plan.js";
 import type { MachineRecord, ScheduleEntry, UnitStateRecord } from "./registry/codecs.js";
 import { decode, ScheduleEntrySchema } from "./registry/codecs.js";
 import { MachinePresence } from "./registry/machines.js";
@@ -34,6 +45,12 @@ export interface AgentOptions {
   readonly resumeLeaseId?: string;
   /** Full resync with systemd every so often (default 60 s). */
   readonly resyncIntervalMs?: number;
+  /**
+   * fleet.conf `at_most_once`: when no keepalive has been answered for 2/3 of the TTL, stop
+   * every non-global unit before the lease can expire, so no unit ever runs on two machines.
+   */
+  readonly atMostOnce?: boolean;
+  readonly now?: () => number;
 }
 
 interface SystemdState {
@@ -60,8 +77,20 @@ export class Agent {
   #again = false;
   #publishTimer: NodeJS.Timeout | undefined;
   #stopped = false;
-  /** Passes and state writes, for tests and benchmarks. */
-  readonly stats = { passes: 0, stateWrites: 0 };
+  /** Names of the units whose file on disk says Global=true. */
+  readonly #global = new Set<string>();
+  #prefix = "";
+  /** Bumped when the watch is replaced, so a closed watch's late batches are dropped. */
+  #watchGeneration = 0;
+  /** The lease this agent last saw; another one means the old one expired. */
+  #leaseSeen: string | undefined;
+  /** The schedule is being listed again after a lease loss: act on nothing until it is. */
+  #relisting: Promise<void> | undefined;
+  #fencedSince: number | undefined;
+  #fencing: Promise<void> | undefined;
+  #fenceTimer: NodeJS.Timeout | undefined;
+  /** Passes, state writes and fences, for tests and benchmarks. */
+  readonly stats = { passes: 0, stateWrites: 0, fences: 0, relists: 0 };
 
   constructor(opts: AgentOptions) {
     this.#o = opts;
@@ -72,9 +101,23 @@ export class Agent {
     return this.#presence?.leaseId;
   }
 
+  /** Whether the agent has stopped its non-global units because it is cut off (at_most_once). */
+  get fenced(): boolean {
+    return this.#fencedSince !== undefined;
+  }
+
+  #now(): number {
+    return (this.#o.now ?? Date.now)();
+  }
+
   async start(): Promise<void> {
     const { registry, systemd, files } = this.#o;
-    for (const f of await files.list()) this.#files.set(f.name, sha1(f.text));
+    for (const f of await files.list()) {
+      const hash = sha1(f.text);
+      this.#files.set(f.name, hash);
+      this.#texts.set(hash, f.text);
+      if (isGlobalUnitText(f.name, f.text)) this.#global.add(f.name);
+    }
     await this.#refresh([...this.#files.keys()]);
     for (const [name, s] of this.#systemd) if (isRunning(s.activeState)) this.#launched.add(name);
 
@@ -101,20 +144,48 @@ export class Agent {
       ttlSeconds: this.#o.ttlSeconds,
       ...(this.#o.resumeLeaseId === undefined ? {} : { resumeLeaseId: this.#o.resumeLeaseId }),
     });
+    this.#leaseSeen = this.#presence.leaseId;
     this.#presence.on("leaseReplaced", () => {
       this.#published.clear(); // the old lease took our states with it
       this.#schedulePublish();
+      this.#checkLease();
     });
 
-    const prefix = registry.keys.schedulePrefix(this.#o.machine.id);
+    this.#prefix = registry.keys.schedulePrefix(this.#o.machine.id);
+    this.#watch = await this.#openWatch();
+    this.#timer = setInterval(() => {
+      void this.#refresh(this.#managedNames()).then(() => this.trigger());
+    }, this.#o.resyncIntervalMs ?? 60_000);
+    this.#timer.unref();
+    if (this.#o.atMostOnce) {
+      // Checked often, and keepalives sent twice as often as LeaseKeeper does: the fence then
+      // waits for TTL/2 without an answer, not for one late answer.
+      const every = Math.max(50, Math.min(500, (this.#o.ttlSeconds * 1000) / 30));
+      let ticks = 0;
+      const keepaliveEvery = Math.max(1, Math.round((this.#o.ttlSeconds * 1000) / 6 / every));
+      this.#fenceTimer = setInterval(() => {
+        if (++ticks % keepaliveEvery === 0) {
+          this.#presence?.lease.keepaliveOnce().catch(() => {}); // failures show as no answer
+        }
+        this.#checkLease();
+      }, every);
+      this.#fenceTimer.unref();
+    }
+  }
+
+  /** Watches `schedule/<me>/` from a fresh listing, which replaces what the agent knew. */
+  async #openWatch(): Promise<PrefixWatch> {
+    const prefix = this.#prefix;
+    const generation = ++this.#watchGeneration;
     const read = (key: string, value: Buffer) => {
       const d = decode(ScheduleEntrySchema, key, value);
       if (!d.ok)
         this.#log.warn("skipping unreadable schedule entry", { key, problem: d.corrupt.problem });
       return d.ok ? d.value : undefined;
     };
-    this.#watch = await registry.watch(prefix, {
+    return this.#o.registry.watch(prefix, {
       onResync: (listing) => {
+        if (generation !== this.#watchGeneration) return;
         this.#desired.clear();
         for (const kv of listing.kvs) {
           const entry = read(kv.key, kv.value);
@@ -123,6 +194,7 @@ export class Agent {
         this.trigger();
       },
       onEvents: (events) => {
+        if (generation !== this.#watchGeneration) return;
         for (const e of events) {
           const name = e.key.slice(prefix.length);
           if (e.type === "delete") this.#desired.delete(name);
@@ -134,10 +206,91 @@ export class Agent {
         this.trigger();
       },
     });
-    this.#timer = setInterval(() => {
-      void this.#refresh(this.#managedNames()).then(() => this.trigger());
-    }, this.#o.resyncIntervalMs ?? 60_000);
-    this.#timer.unref();
+  }
+
+  /**
+   * Notices a replaced lease (the old one expired: the leader has moved this machine's units)
+   * and, with at_most_once, fences or unfences (reconciler/fence.ts).
+   */
+  #checkLease(): void {
+    const presence = this.#presence;
+    if (presence === undefined || this.#stopped) return;
+    if (presence.leaseId !== this.#leaseSeen) {
+      this.#leaseSeen = presence.leaseId;
+      this.#relist();
+    }
+    if (!this.#o.atMostOnce) return;
+    const now = this.#now();
+    const decision = fenceDecision({
+      now,
+      renewedNotBefore: presence.lease.renewedNotBefore,
+      ttlMs: presence.lease.ttlSeconds * 1000,
+      fencedSince: this.#fencedSince,
+      relisting: this.#relisting !== undefined,
+    });
+    if (decision === "fence") {
+      this.#fencedSince = now;
+      this.stats.fences++;
+      this.#log.warn("at_most_once: no answer from etcd; stopping non-global units", {
+        lease: presence.leaseId,
+        lastRenewalMsAgo: now - presence.lease.renewedNotBefore,
+      });
+    } else if (decision === "unfence") {
+      this.#fencedSince = undefined;
+      this.#log.info("at_most_once: lease renewed; running this machine's units again", {
+        lease: presence.leaseId,
+      });
+      this.trigger();
+      return;
+    }
+    if (this.#fencedSince !== undefined) this.#fence();
+  }
+
+  /** Lists the schedule again (after a lease loss), retrying until etcd answers. */
+  #relist(): void {
+    if (this.#relisting !== undefined) return;
+    this.stats.relists++;
+    this.#log.warn("lease was lost; listing this machine's schedule again before acting");
+    const run = async () => {
+      for (let attempt = 0; !this.#stopped; attempt++) {
+        try {
+          const old = this.#watch;
+          this.#watchGeneration++; // the old watch's batches are stale from here on
+          void old?.close().catch(() => {});
+          const watch = await this.#openWatch();
+          if (this.#stopped) await watch.close();
+          else this.#watch = watch;
+          return;
+        } catch (err) {
+          const delay = Math.min(5000, 100 * 2 ** attempt);
+          this.#log.warn("cannot list the schedule; retrying", {
+            error: String(err),
+            retryInMs: delay,
+          });
+          await new Promise((r) => setTimeout(r, delay));
+        }
+      }
+    };
+    this.#relisting = run().finally(() => {
+      this.#relisting = undefined;
+      this.#checkLease();
+      this.trigger();
+    });
+  }
+
+  /** While fenced: stops every running non-global unit (again, if a pass started one). */
+  #fence(): void {
+    if (this.#fencing !== undefined) return;
+    const tasks = planFence(this.#current(), this.#global);
+    if (tasks.length === 0) return;
+    this.#fencing = this.#applyAndRecord(tasks)
+      .then(() => {})
+      .catch((err: unknown) =>
+        this.#log.error("at_most_once: stopping units failed; retrying", { error: String(err) }),
+      )
+      .finally(() => {
+        this.#fencing = undefined;
+      });
   }
 
   #managed(name: string): boolean {
@@ -187,7 +340,14 @@ export class Agent {
 
   async #pass(): Promise<void> {
     this.stats.passes++;
+    if (this.#relisting !== undefined) return; // it triggers a pass when done
     await this.#fetchTexts();
+    // Checked after the awaits: a pass that waited on etcd may find the agent fenced by now.
+    if (this.#relisting !== undefined) return;
+    if (this.#fencedSince !== undefined) {
+      this.#fence();
+      return;
+    }
     const desired = new Map<string, DesiredUnit>();
     for (const [name, e] of this.#desired) {
       desired.set(name, {
@@ -197,6 +357,15 @@ export class Agent {
         text: this.#texts.get(e.hash),
       });
     }
+    const tasks = planTasks(desired, this.#current());
+    if (tasks.length === 0) return;
+    const failed = await this.#applyAndRecord(tasks);
+    // A start may have raced a fence that began while it ran: stop it again.
+    if (this.#fencedSince !== undefined) this.#fence();
+    if (failed > 0) setTimeout(() => this.trigger(), 1000).unref();
+  }
+
+  #current(): Map<string, CurrentUnit> {
     const current = new Map<string, CurrentUnit>();
     for (const name of this.#managedNames()) {
       current.set(name, {
@@ -206,20 +375,29 @@ export class Agent {
         launched: this.#launched.has(name),
       });
     }
-    const tasks = planTasks(desired, current);
-    if (tasks.length === 0) return;
+    return current;
+  }
+
+  /** Applies tasks, records what they changed, and re-reads the units they touched. */
+  async #applyAndRecord(tasks: Task[]): Promise<number> {
     const fx = await applyTasks(tasks, this.#o.systemd, this.#o.files, this.#log);
-    for (const [name, hash] of fx.written) this.#files.set(name, hash);
+    for (const [name, hash] of fx.written) {
+      this.#files.set(name, hash);
+      const text = this.#texts.get(hash);
+      if (text !== undefined && isGlobalUnitText(name, text)) this.#global.add(name);
+      else this.#global.delete(name);
+    }
     for (const name of fx.removed) {
       this.#files.delete(name);
       this.#systemd.delete(name);
+      this.#global.delete(name);
     }
     for (const name of fx.stopped) this.#launched.delete(name);
     for (const name of fx.started) this.#launched.add(name);
     const touched = [...new Set(tasks.flatMap((t) => (t.type === "reload" ? [] : [t.unit])))];
     await this.#refresh(touched.filter((n) => this.#managed(n)));
     this.#schedulePublish();
-    if (fx.failed.length > 0) setTimeout(() => this.trigger(), 1000).unref();
+    return fx.failed.length;
   }
 
   /** The text of every scheduled hash we have not written yet, from `units/<name>`. */
@@ -284,9 +462,11 @@ export class Agent {
   async stop(): Promise<void> {
     this.#stopped = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
+    if (this.#fenceTimer !== undefined) clearInterval(this.#fenceTimer);
     if (this.#publishTimer !== undefined) clearTimeout(this.#publishTimer);
     await this.#watch?.close();
     await this.#running;
+    await this.#fencing;
     this.#presence?.close();
   }
 }

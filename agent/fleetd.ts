@@ -149,6 +149,7 @@ export class Fleetd {
       },
       ttlSeconds: Math.ceil(config.agent_ttl / 1000),
       log,
+      atMostOnce: config.at_most_once,
       ...(this.opts.resumeLeaseId === undefined ? {} : { resumeLeaseId: this.opts.resumeLeaseId }),
     });
     await this.#agent.start();

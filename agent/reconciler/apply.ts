@@ -32,7 +32,7 @@ export async function applyTasks(
     failed: [],
   };
   const jobs: Promise<void>[] = [];
-  for (const task of tasks) {
+  const run = async (task: Task): Promise<void> => {
     try {
       switch (task.type) {
         case "stop": {
@@ -83,7 +83,12 @@ export async function applyTasks(
         error,
       });
     }
-  }
+  };
+  // Stops come first and run together: a fenced agent (at_most_once) has TTL/3 to stop all
+  // its units, and systemd orders stop jobs by their dependencies itself.
+  const stops = tasks.filter((t) => t.type === "stop");
+  await Promise.all(stops.map(run));
+  for (const task of tasks) if (task.type !== "stop") await run(task);
   await Promise.all(jobs);
   return effects;
 }

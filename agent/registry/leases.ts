@@ -24,6 +24,9 @@ export class LeaseKeeper extends EventEmitter<LeaseKeeperEvents> {
   #timer: NodeJS.Timeout | undefined;
   #stream: IDuplexStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse> | undefined;
   #lastOk: number;
+  /** Send times of keepalives written on the current stream and not answered yet, oldest first. */
+  #unanswered: number[] = [];
+  #renewedNotBefore: number;
   #stale = false;
   #closed = false;
 
@@ -33,9 +36,11 @@ export class LeaseKeeper extends EventEmitter<LeaseKeeperEvents> {
     readonly ttlSeconds: number,
     private readonly log: Logger,
     private readonly now: () => number,
+    renewedNotBefore: number,
   ) {
     super();
     this.#lastOk = now();
+    this.#renewedNotBefore = renewedNotBefore;
   }
 
   /** A new lease of `ttlSeconds` (at least 1). */
@@ -46,9 +51,10 @@ export class LeaseKeeper extends EventEmitter<LeaseKeeperEvents> {
     now: () => number = Date.now,
   ): Promise<LeaseKeeper> {
     const ttl = Math.max(1, Math.ceil(ttlSeconds));
+    const asked = now();
     const res = await client.leaseClient.leaseGrant({ TTL: ttl });
     if (res.error) throw new RegistryError(`etcd refused a lease of ${ttl}s: ${res.error}`);
-    const keeper = new LeaseKeeper(client, String(res.ID), ttl, log, now);
+    const keeper = new LeaseKeeper(client, String(res.ID), ttl, log, now, asked);
     keeper.#start();
     return keeper;
   }
@@ -63,9 +69,19 @@ export class LeaseKeeper extends EventEmitter<LeaseKeeperEvents> {
     log: Logger,
     now: () => number = Date.now,
   ): Promise<LeaseKeeper | undefined> {
+    const asked = now();
     const res = await client.leaseClient.leaseTimeToLive({ ID: id });
     if (Number(res.TTL) <= 0) return undefined;
-    const keeper = new LeaseKeeper(client, String(res.ID), Number(res.grantedTTL), log, now);
+    // It expires no sooner than `asked` + the TTL left: as if renewed (granted - left) s before.
+    const renewed = asked - (Number(res.grantedTTL) - Number(res.TTL)) * 1000;
+    const keeper = new LeaseKeeper(
+      client,
+      String(res.ID),
+      Number(res.grantedTTL),
+      log,
+      now,
+      renewed,
+    );
     keeper.#start();
     await keeper.keepaliveOnce();
     return keeper;
@@ -74,6 +90,15 @@ export class LeaseKeeper extends EventEmitter<LeaseKeeperEvents> {
   /** When the last keepalive succeeded (ms, the injected clock). */
   get lastKeepaliveOk(): number {
     return this.#lastOk;
+  }
+
+  /**
+   * A time at or before etcd's last renewal of the lease: the send time of the last keepalive
+   * etcd answered (etcd renews when it receives one, which is after we sent it). The lease
+   * cannot expire before this + TTL, whatever the delays on the way back; fencing counts from it.
+   */
+  get renewedNotBefore(): number {
+    return this.#renewedNotBefore;
   }
 
   /** True while the lease is certainly alive: less than one TTL since the last keepalive. */
@@ -109,7 +134,9 @@ export class LeaseKeeper extends EventEmitter<LeaseKeeperEvents> {
     const stream = await this.client.leaseClient.leaseKeepAlive();
     stream.on("data", (res: ILeaseKeepAliveResponse) => this.#onResponse(res));
     const drop = () => {
-      if (this.#stream === stream) this.#stream = undefined;
+      if (this.#stream !== stream) return;
+      this.#stream = undefined;
+      this.#unanswered = []; // answers to those will never come on a new stream
     };
     stream.on("error", (err: unknown) => {
       this.log.debug("lease keepalive stream failed", { lease: this.id, error: String(err) });
@@ -122,6 +149,7 @@ export class LeaseKeeper extends EventEmitter<LeaseKeeperEvents> {
 
   #onResponse(res: ILeaseKeepAliveResponse): void {
     if (this.#closed) return;
+    const sentAt = this.#unanswered.shift();
     if (Number(res.TTL) <= 0) {
       this.log.warn("etcd reports the lease expired", { lease: this.id });
       this.close();
@@ -129,6 +157,7 @@ export class LeaseKeeper extends EventEmitter<LeaseKeeperEvents> {
       return;
     }
     this.#lastOk = this.now();
+    if (sentAt !== undefined && sentAt > this.#renewedNotBefore) this.#renewedNotBefore = sentAt;
     if (this.#stale) {
       this.#stale = false;
       this.emit("fresh");
@@ -139,6 +168,7 @@ export class LeaseKeeper extends EventEmitter<LeaseKeeperEvents> {
   async keepaliveOnce(): Promise<void> {
     if (this.#closed) return;
     const stream = await this.#openStream();
+    this.#unanswered.push(this.now());
     stream.write({ ID: this.id });
   }
 
