@@ -1,0 +1,274 @@
+/**
+ * @module cli/api-client
+ * fleetctl's client of the fleet API (v1 and fleet-ts's extensions): typed calls, every answer
+ * validated by a zod schema, every failure a typed error. Listing calls follow
+ * `nextPageToken` to the end, as fleet's client did.
+ */
+import { request as httpRequest, type IncomingMessage, type RequestOptions } from "node:http";
+import { request as httpsRequest } from "node:https";
+import WebSocket from "ws";
+import type { z } from "zod";
+import type { Endpoint } from "./endpoint.js";
+import { ApiProtocolError, ApiResponseError, ApiUnreachableError } from "./errors.js";
+import {
+  type DrainInfo,
+  DrainInfoSchema,
+  ErrorEntitySchema,
+  MachinePageSchema,
+  StatePageSchema,
+  UnitPageSchema,
+  type UnitStatus,
+  UnitStatusSchema,
+  type WireMachine,
+  type WireOptionSchema,
+  type WireState,
+  type WireUnit,
+  WireUnitSchema,
+} from "./wire.js";
+
+export interface ApiClientOptions {
+  readonly endpoint: Endpoint;
+  /** Per request, as fleet's --request-timeout (seconds there, milliseconds here). */
+  readonly timeoutMs: number;
+}
+
+interface Answer {
+  readonly status: number;
+  readonly body: string;
+}
+
+type Option = z.infer<typeof WireOptionSchema>;
+
+const unitPath = (name: string) => `/fleet/v1/units/${encodeURIComponent(name)}`;
+const machinePath = (id: string) => `/fleet/v1/machines/${encodeURIComponent(id)}`;
+
+export class ApiClient {
+  constructor(private readonly opts: ApiClientOptions) {}
+
+  get endpoint(): Endpoint {
+    return this.opts.endpoint;
+  }
+
+  #headers(extra: Record<string, string> = {}): Record<string, string> {
+    const ep = this.opts.endpoint;
+    return {
+      ...(ep.token === undefined ? {} : { Authorization: `Bearer ${ep.token}` }),
+      ...extra,
+    };
+  }
+
+  #requestOptions(method: string, path: string, headers: Record<string, string>): RequestOptions {
+    const ep = this.opts.endpoint;
+    const base: RequestOptions = { method, path, headers: { Host: ep.host, ...headers } };
+    if (ep.socketPath !== undefined) return { ...base, socketPath: ep.socketPath };
+    const url = new URL(`${ep.protocol}//${ep.host}`);
+    return {
+      ...base,
+      hostname: url.hostname.replace(/^\[|\]$/g, ""),
+      port: url.port === "" ? undefined : Number(url.port),
+      ...(ep.tls ?? {}),
+    };
+  }
+
+  /** One HTTP exchange; transport failures become ApiUnreachableError. */
+  request(method: string, path: string, body?: unknown): Promise<Answer> {
+    const ep = this.opts.endpoint;
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const headers = this.#headers(
+      payload === undefined
+        ? {}
+        : {
+            "Content-Type": "application/json",
+            "Content-Length": String(Buffer.byteLength(payload)),
+          },
+    );
+    const send = ep.protocol === "https:" ? httpsRequest : httpRequest;
+    return new Promise<Answer>((resolve, reject) => {
+      const req = send(this.#requestOptions(method, path, headers), (res: IncomingMessage) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("error", (err) => reject(new ApiUnreachableError(ep.display, err.message)));
+        res.on("end", () =>
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }),
+        );
+      });
+      req.setTimeout(this.opts.timeoutMs, () => {
+        req.destroy(
+          new Error(`no answer within ${this.opts.timeoutMs / 1000}s (see --request-timeout)`),
+        );
+      });
+      req.on("error", (err) => reject(new ApiUnreachableError(ep.display, err.message)));
+      if (payload !== undefined) req.write(payload);
+      req.end();
+    });
+  }
+
+  /** Throws the API's error entity as ApiResponseError when the status is not 2xx. */
+  #check(a: Answer, path: string): Answer {
+    if (a.status >= 200 && a.status < 300) return a;
+    let message = a.body;
+    try {
+      const e = ErrorEntitySchema.safeParse(JSON.parse(a.body));
+      if (e.success) message = e.data.error.message;
+    } catch {
+      // Not fleet's error entity (a proxy's HTML page, say): the raw body is the best message.
+    }
+    if (a.status === 0) throw new ApiProtocolError(`no HTTP status in the answer to ${path}`);
+    throw new ApiResponseError(a.status, message);
+  }
+
+  #parse<S extends z.ZodType>(schema: S, a: Answer, path: string): z.infer<S> {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(a.body);
+    } catch (err) {
+      throw new ApiProtocolError(
+        `the API answered ${path} with invalid JSON: ${(err as Error).message}`,
+      );
+    }
+    const r = schema.safeParse(raw);
+    if (!r.success) {
+      const issue = r.error.issues[0];
+      throw new ApiProtocolError(
+        `the API's answer to ${path} is not what fleetctl expects: ${issue?.path.join(".") || "body"}: ${issue?.message ?? "unexpected shape"}`,
+      );
+    }
+    return r.data;
+  }
+
+  async #get<S extends z.ZodType>(schema: S, path: string): Promise<z.infer<S>> {
+    return this.#parse(schema, this.#check(await this.request("GET", path), path), path);
+  }
+
+  async #pages<T>(
+    path: string,
+    page: (p: string) => Promise<{ items: T[]; next: string | undefined }>,
+  ): Promise<T[]> {
+    const all: T[] = [];
+    let token: string | undefined;
+    do {
+      const sep = path.includes("?") ? "&" : "?";
+      const p = await page(
+        token === undefined ? path : `${path}${sep}nextPageToken=${encodeURIComponent(token)}`,
+      );
+      all.push(...p.items);
+      token = p.next;
+    } while (token !== undefined);
+    return all;
+  }
+
+  /** Every unit, in the API's (name) order. */
+  units(): Promise<WireUnit[]> {
+    return this.#pages("/fleet/v1/units", async (p) => {
+      const d = await this.#get(UnitPageSchema, p);
+      return { items: d.units, next: d.nextPageToken };
+    });
+  }
+
+  /** The unit, or undefined when the API says it does not exist. */
+  async unit(name: string): Promise<WireUnit | undefined> {
+    const path = unitPath(name);
+    const a = await this.request("GET", path);
+    if (a.status === 404) return undefined;
+    return this.#parse(WireUnitSchema, this.#check(a, path), path);
+  }
+
+  /** Submits a unit (desired state inactive), as fleet's client did. */
+  async createUnit(name: string, options: readonly Option[]): Promise<void> {
+    const path = unitPath(name);
+    this.#check(await this.request("PUT", path, { name, options }), path);
+  }
+
+  async setDesiredState(name: string, desiredState: string): Promise<void> {
+    const path = unitPath(name);
+    this.#check(await this.request("PUT", path, { desiredState }), path);
+  }
+
+  /** Destroys the unit; false if it did not exist. */
+  async destroyUnit(name: string): Promise<boolean> {
+    const path = unitPath(name);
+    const a = await this.request("DELETE", path);
+    if (a.status === 404) return false;
+    this.#check(a, path);
+    return true;
+  }
+
+  /** Every unit state (or one unit's), sorted by unit then machine (the API's order). */
+  states(unitName?: string): Promise<WireState[]> {
+    const path =
+      unitName === undefined
+        ? "/fleet/v1/state"
+        : `/fleet/v1/state?unitName=${encodeURIComponent(unitName)}`;
+    return this.#pages(path, async (p) => {
+      const d = await this.#get(StatePageSchema, p);
+      return { items: d.states, next: d.nextPageToken };
+    });
+  }
+
+  machines(): Promise<WireMachine[]> {
+    return this.#pages("/fleet/v1/machines", async (p) => {
+      const d = await this.#get(MachinePageSchema, p);
+      return { items: d.machines, next: d.nextPageToken };
+    });
+  }
+
+  /** systemd's status of the unit on its machine (fleet-ts: no SSH). */
+  unitStatus(name: string, machineID?: string): Promise<UnitStatus> {
+    const q = machineID === undefined ? "" : `?machineID=${encodeURIComponent(machineID)}`;
+    return this.#get(UnitStatusSchema, `${unitPath(name)}/status${q}`);
+  }
+
+  async drain(machineID: string): Promise<DrainInfo> {
+    const path = `${machinePath(machineID)}/drain`;
+    return this.#parse(DrainInfoSchema, this.#check(await this.request("POST", path), path), path);
+  }
+
+  async undrain(machineID: string): Promise<void> {
+    const path = `${machinePath(machineID)}/drain`;
+    this.#check(await this.request("DELETE", path), path);
+  }
+
+  drainInfo(machineID: string): Promise<DrainInfo> {
+    return this.#get(DrainInfoSchema, `${machinePath(machineID)}/drain`);
+  }
+
+  /**
+   * Opens a WebSocket to `path` (with its query). Errors before the upgrade come back as
+   * ApiResponseError with the API's error entity, like any other call.
+   */
+  openSocket(path: string): Promise<WebSocket> {
+    const ep = this.opts.endpoint;
+    const url =
+      ep.socketPath !== undefined
+        ? `ws+unix://${ep.socketPath}:${path}`
+        : `${ep.protocol === "https:" ? "wss:" : "ws:"}//${ep.host}${path}`;
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(url, {
+        headers: this.#headers(),
+        handshakeTimeout: this.opts.timeoutMs,
+        ...(ep.tls ?? {}),
+      });
+      ws.once("open", () => {
+        ws.removeAllListeners("error");
+        resolve(ws);
+      });
+      ws.once("unexpected-response", (_req, res: IncomingMessage) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          try {
+            this.#check(
+              { status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") },
+              path,
+            );
+            reject(new ApiProtocolError(`the API did not upgrade ${path} to a WebSocket`));
+          } catch (err) {
+            reject(err);
+          }
+          ws.terminate();
+        });
+      });
+      ws.once("error", (err) => reject(new ApiUnreachableError(ep.display, err.message)));
+    });
+  }
+}
