@@ -7,7 +7,7 @@
 import { readFileSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import { Agent } from "./agent.js";
-import { apiHandler } from "./api/routes.js";
+import { type Api, createApi } from "./api/api.js";
 import { activatedFds, type Listener, listen, listenFd } from "./api/server.js";
 import type { FleetConfig } from "./config/schema.js";
 import { Engine } from "./engine/engine.js";
@@ -95,12 +95,32 @@ function etcdOptions(config: FleetConfig) {
   };
 }
 
+/**
+ * The URL other fleetds reach this one's API at (for journal and status of its units): its
+ * first TCP listener, with a wildcard address replaced by the machine's public IP. None without
+ * a TCP listener: then the journal of a unit here is served only by this fleetd's own socket.
+ */
+export function advertisedApiUrl(listen: readonly string[], publicIP: string): string | undefined {
+  for (const address of listen) {
+    const m = /^tcp:\/\/(\[[^\]]+\]|[^:]+):(\d+)$/.exec(address);
+    if (m === null) continue;
+    let host = m[1] as string;
+    if (host === "0.0.0.0" || host === "[::]") {
+      if (publicIP === "") continue;
+      host = publicIP.includes(":") ? `[${publicIP}]` : publicIP;
+    }
+    return `http://${host}:${m[2]}`;
+  }
+  return undefined;
+}
+
 export class Fleetd {
   readonly registry: Registry;
   readonly engine: Engine | undefined;
   #agent: Agent | undefined;
   #systemd: SystemdClient | undefined;
   readonly #listeners: Listener[] = [];
+  #api: Api | undefined;
   readonly machineId: string;
 
   constructor(private readonly opts: FleetdOptions) {
@@ -133,6 +153,8 @@ export class Fleetd {
       ...(this.opts.busAddress === undefined ? {} : { busAddress: this.opts.busAddress }),
       log,
     });
+    const publicIP = config.public_ip === "" ? detectPublicIp() : config.public_ip;
+    const apiUrl = advertisedApiUrl(config.api_listen, publicIP);
     this.#agent = new Agent({
       registry: this.registry,
       systemd: this.#systemd,
@@ -142,9 +164,10 @@ export class Fleetd {
       }),
       machine: {
         id: this.machineId,
-        publicIP: config.public_ip === "" ? detectPublicIp() : config.public_ip,
+        publicIP,
         metadata: config.metadata,
         version: FLEETD_VERSION,
+        ...(apiUrl === undefined ? {} : { apiUrl }),
         startedAt: Date.now(),
       },
       ttlSeconds: Math.ceil(config.agent_ttl / 1000),
@@ -164,14 +187,6 @@ export class Fleetd {
   /** The API on systemd's socket if handed one (fleet.socket), and on `api_listen`. */
   async #serveApi(): Promise<void> {
     const { config, log } = this.opts;
-    const handler = apiHandler({
-      registry: this.registry,
-      tokenLimit: config.token_limit,
-      version: FLEETD_VERSION,
-      log,
-    });
-    const fds = activatedFds();
-    for (const fd of fds) this.#listeners.push(await listenFd(fd, handler));
     const token =
       config.api_token_file === ""
         ? undefined
@@ -184,13 +199,25 @@ export class Fleetd {
               );
             }
           })();
+    const api = createApi({
+      registry: this.registry,
+      tokenLimit: config.token_limit,
+      version: FLEETD_VERSION,
+      log,
+      machineId: this.machineId,
+      ...(token === undefined ? {} : { peerToken: token }),
+    });
+    this.#api = api;
+    const fds = activatedFds();
+    for (const fd of fds) this.#listeners.push(await listenFd(fd, api.handler, api.upgrade));
     for (const address of config.api_listen) {
       // systemd owns the unix socket when it handed one over.
       if (fds.length > 0 && address.startsWith("unix://")) continue;
       this.#listeners.push(
-        await listen(address, handler, {
+        await listen(address, api.handler, {
           ...(token === undefined ? {} : { token }),
           insecureTcp: config.api_insecure_tcp,
+          upgrade: api.upgrade,
         }),
       );
     }
@@ -203,6 +230,8 @@ export class Fleetd {
    * over (resumeLeaseId) without anything being rescheduled or restarted.
    */
   async stop(): Promise<void> {
+    // Open WebSockets would keep the listeners from closing.
+    await this.#api?.close();
     for (const l of this.#listeners.splice(0)) await l.close();
     await this.engine?.stop();
     await this.#agent?.stop();

@@ -7,19 +7,23 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { z } from "zod";
-import { unitRequirements } from "../../units/requirements.js";
 import { unitHash } from "../../units/unit-file.js";
 import { unitNameInfo, unitNameProblem } from "../../units/unit-name.js";
 import { unitOptionsProblem } from "../../units/validate.js";
 import type { Logger } from "../logging/logger.js";
-import { decode, ScheduleEntrySchema, type UnitRecord } from "../registry/codecs.js";
+import type { UnitRecord } from "../registry/codecs.js";
 import { ConflictError, NotFoundError } from "../registry/errors.js";
 import type { Registry } from "../registry/registry.js";
 import discovery from "./discovery-v1.json" with { type: "json" };
 import { ApiError, errorEntity } from "./errors.js";
+import { HostCommandError, systemctlStatus } from "./host-commands.js";
+import { machineIdParam } from "./journal.js";
 import { parseMachinePatch } from "./machine-patch.js";
 import { pageFromQuery, pageOf } from "./pagination.js";
-import { listing, type WireUnit, wireUnit, wireUnitState } from "./wire.js";
+import { PROXIED_HEADER, proxyGet } from "./proxy.js";
+import { readDrain, readWireMachines, readWireUnits } from "./reads.js";
+import { resolveUnitTarget } from "./unit-target.js";
+import { listing, wireUnitState } from "./wire.js";
 
 export interface ApiOptions {
   readonly registry: Registry;
@@ -29,6 +33,14 @@ export interface ApiOptions {
   readonly log: Logger;
   /** Largest request body accepted (default 1 MiB). */
   readonly maxBodyBytes?: number;
+  /** This fleetd's machine: journal and status of its units are served here, others proxied. */
+  readonly machineId?: string;
+  /** The cluster's bearer token, sent when proxying to another machine's fleetd. */
+  readonly peerToken?: string;
+  /** Prepended to journalctl/systemctl (a fleetd outside its host enters it; default none). */
+  readonly hostCommandPrefix?: readonly string[];
+  /** Per event-stream client bound on unsent messages (default 8 MiB). */
+  readonly clientLimitBytes?: number;
 }
 
 const DISCOVERY = `${JSON.stringify(discovery, null, 2)}\n`;
@@ -110,6 +122,19 @@ async function route(opts: ApiOptions, req: IncomingMessage, res: ServerResponse
   const path = url.pathname;
   const method = req.method ?? "GET";
   if (path === "/" || path === "/fleet/v1" || path === "/v1-alpha") throw new ApiError(405, "");
+  if (path === "/fleet/v1/events")
+    throw new ApiError(400, "/fleet/v1/events is a WebSocket: connect with Upgrade: websocket");
+  const sub = /^\/fleet\/v1\/(units|machines)\/([^/]+)\/(journal|status|drain)$/.exec(path);
+  if (sub !== null)
+    return subResource(
+      opts,
+      req,
+      res,
+      url,
+      sub[1] as string,
+      decodeURIComponent(sub[2] as string),
+      sub[3] as string,
+    );
   const m = /^\/(?:fleet\/v1|v1-alpha)\/(units|state|machines|discovery)(?:\/([^/]+))?$/.exec(path);
   if (m === null) throw new ApiError(404, "");
   const [, resource, rawItem] = m;
@@ -124,12 +149,12 @@ async function route(opts: ApiOptions, req: IncomingMessage, res: ServerResponse
     case "units":
       if (item === undefined) {
         if (method !== "GET") throw new ApiError(405, "only GET supported against this resource");
-        const units = await wireUnits(opts.registry);
+        const { units } = await readWireUnits(opts.registry, opts.log);
         const p = pageOf(units, page(opts.tokenLimit));
         return sendJson(res, listing("units", p.items, p.next));
       }
       if (method === "GET") {
-        const u = (await wireUnits(opts.registry, item))[0];
+        const u = (await readWireUnits(opts.registry, opts.log, item)).units[0];
         if (u === undefined) throw new ApiError(404, "unit does not exist");
         return sendJson(res, JSON.stringify(u));
       }
@@ -172,14 +197,7 @@ async function route(opts: ApiOptions, req: IncomingMessage, res: ServerResponse
     case "machines": {
       if (item !== undefined) throw new ApiError(404, "");
       if (method === "GET") {
-        const { machines } = await opts.registry.machines.list();
-        const wire = machines
-          .sort((a, b) => (a.id < b.id ? -1 : 1))
-          .map((mm) => ({
-            id: mm.id,
-            metadata: sortedObject(mm.metadata),
-            primaryIP: mm.publicIP,
-          }));
+        const wire = await readWireMachines(opts.registry, opts.log);
         const p = pageOf(wire, page(opts.tokenLimit));
         return sendJson(res, listing("machines", p.items, p.next));
       }
@@ -197,14 +215,6 @@ async function route(opts: ApiOptions, req: IncomingMessage, res: ServerResponse
     }
   }
   throw new ApiError(404, "");
-}
-
-function sortedObject(o: Readonly<Record<string, string>>): Record<string, string> {
-  return Object.fromEntries(
-    Object.keys(o)
-      .sort()
-      .map((k) => [k, o[k] as string]),
-  );
 }
 
 /** PUT /units/<name>: create a unit, change its desired state, or replace its options. */
@@ -275,35 +285,99 @@ async function putUnit(
   return sendEmpty(res, 201);
 }
 
-/** Units with their machine and current state (all, or the one named). */
-async function wireUnits(registry: Registry, only?: string): Promise<WireUnit[]> {
-  const units =
-    only === undefined
-      ? (await registry.units.list()).items.map((i) => i.value)
-      : [await registry.units.get(only)].flatMap((u) => (u === undefined ? [] : [u.value]));
-  if (units.length === 0) return [];
-  const sched = await registry.kv.range(registry.keys.schedulePrefix());
-  const placement = new Map<string, { machineId: string; entryState: "loaded" | "launched" }>();
-  for (const kv of sched.kvs) {
-    const parts = registry.keys.parse(kv.key, "schedule");
-    if (parts?.length !== 2) continue;
-    const d = decode(ScheduleEntrySchema, kv.key, kv.value);
-    if (d.ok)
-      placement.set(parts[1] as string, {
-        machineId: parts[0] as string,
-        entryState: d.value.desiredState,
-      });
+/** /units/<name>/{journal,status} and /machines/<id>/drain. */
+async function subResource(
+  opts: ApiOptions,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  resource: string,
+  item: string,
+  what: string,
+): Promise<void> {
+  const method = req.method ?? "GET";
+  if (resource === "units" && what === "journal")
+    throw new ApiError(400, `${url.pathname} is a WebSocket: connect with Upgrade: websocket`);
+  if (resource === "units" && what === "status") {
+    if (method !== "GET") throw new ApiError(405, "only GET supported against this resource");
+    for (const key of url.searchParams.keys())
+      if (key !== "machineID")
+        throw new ApiError(400, `unknown query parameter ${key}: use machineID`);
+    return unitStatus(opts, req, res, item, machineIdParam(url.searchParams));
   }
-  const { states } = await registry.states.list(only);
-  const reported = new Map(states.map((s) => [`${s.unit}\u0000${s.machineId}`, s.hash]));
-  return units.map((u) => {
-    const p = placement.get(u.name);
-    const global = unitRequirements(u.name, u.options).global;
-    return wireUnit(
-      u,
-      p,
-      p === undefined ? undefined : reported.get(`${u.name}\u0000${p.machineId}`),
-      global,
+  if (resource === "machines" && what === "drain") return drain(opts, method, res, item);
+  throw new ApiError(404, "");
+}
+
+async function unitStatus(
+  opts: ApiOptions,
+  req: IncomingMessage,
+  res: ServerResponse,
+  unit: string,
+  wanted: string | null,
+): Promise<void> {
+  const target = await resolveUnitTarget(opts.registry, opts.machineId, unit, wanted);
+  if (target.local) {
+    try {
+      const { exitCode, output } = await systemctlStatus(opts.hostCommandPrefix ?? [], unit);
+      return sendJson(res, JSON.stringify({ machineID: target.machineId, exitCode, output }));
+    } catch (err) {
+      if (err instanceof HostCommandError) throw new ApiError(500, err.message);
+      throw err;
+    }
+  }
+  if (req.headers[PROXIED_HEADER] !== undefined)
+    throw new ApiError(
+      502,
+      `this fleetd (machine ${opts.machineId ?? "unknown"}) was asked, by another fleetd, for machine ${target.machineId}: their views of the cluster differ; retry`,
     );
+  const path = `/fleet/v1/units/${encodeURIComponent(unit)}/status?machineID=${target.machineId}`;
+  const up = await proxyGet(target.apiUrl as string, path, opts.peerToken, target.machineId);
+  res.writeHead(up.status, {
+    "Content-Type": "application/json",
+    "Content-Length": Buffer.byteLength(up.body),
   });
+  res.end(up.body);
+}
+
+/** POST drains, DELETE undrains, GET tells; 404 for a machine the cluster does not know. */
+async function drain(
+  opts: ApiOptions,
+  method: string,
+  res: ServerResponse,
+  machineId: string,
+): Promise<void> {
+  if (!/^[0-9a-f]{32}$/.test(machineId))
+    throw new ApiError(
+      404,
+      `machine ${machineId} does not exist (IDs are 32 lowercase hex characters)`,
+    );
+  const view = await readDrain(opts.registry, opts.log, machineId);
+  const unknown = () =>
+    new ApiError(
+      404,
+      `machine ${machineId} does not exist: it is not registered (see GET /fleet/v1/machines)`,
+    );
+  const body = (draining: boolean, units: string[]) =>
+    JSON.stringify({ machineID: machineId, draining, units });
+  switch (method) {
+    case "GET":
+      if (!view.live && !view.draining) throw unknown();
+      return sendJson(res, body(view.draining, view.units));
+    case "POST": {
+      if (!view.live) throw unknown();
+      await opts.registry.drains.drain(machineId);
+      const text = body(true, view.units);
+      res.writeHead(202, {
+        "Content-Type": "application/json",
+        "Content-Length": Buffer.byteLength(text),
+      });
+      return void res.end(text);
+    }
+    case "DELETE":
+      if (!view.live && !view.draining) throw unknown();
+      await opts.registry.drains.undrain(machineId);
+      return sendEmpty(res, 204);
+  }
+  throw new ApiError(405, "only GET, POST and DELETE supported against this resource");
 }

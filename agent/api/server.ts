@@ -8,6 +8,7 @@
 import { timingSafeEqual } from "node:crypto";
 import { chmodSync, rmSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
 import { errorEntity } from "./errors.js";
 
 export class ListenError extends Error {
@@ -20,22 +21,55 @@ export interface Listener {
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+/** A WebSocket upgrade request (the events and journal streams). */
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+const TOKEN_MESSAGE = "missing or wrong bearer token: send Authorization: Bearer <token>";
+
+function tokenOk(req: IncomingMessage, want: Buffer): boolean {
+  const got = Buffer.from(req.headers.authorization ?? "");
+  return got.length === want.length && timingSafeEqual(got, want);
+}
 
 function withToken(handler: Handler, token: string): Handler {
   const want = Buffer.from(`Bearer ${token}`);
   return (req, res) => {
-    const got = Buffer.from(req.headers.authorization ?? "");
-    if (got.length !== want.length || !timingSafeEqual(got, want)) {
-      const body = errorEntity(
-        401,
-        "missing or wrong bearer token: send Authorization: Bearer <token>",
-      );
+    if (!tokenOk(req, want)) {
       res.writeHead(401, { "Content-Type": "application/json", "WWW-Authenticate": "Bearer" });
-      res.end(body);
+      res.end(errorEntity(401, TOKEN_MESSAGE));
       return;
     }
     handler(req, res);
   };
+}
+
+/** The same check for upgrades: refused with a plain 401 before any WebSocket exists. */
+function upgradeWithToken(upgrade: UpgradeHandler, token: string): UpgradeHandler {
+  const want = Buffer.from(`Bearer ${token}`);
+  return (req, socket, head) => {
+    if (!tokenOk(req, want)) {
+      const body = errorEntity(401, TOKEN_MESSAGE);
+      socket.end(
+        `HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nWWW-Authenticate: Bearer\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+      return;
+    }
+    upgrade(req, socket, head);
+  };
+}
+
+/** Without an upgrade handler, an upgrade request gets a 404 rather than a hung socket. */
+function serveUpgrades(server: Server, upgrade: UpgradeHandler | undefined): void {
+  server.on(
+    "upgrade",
+    upgrade ??
+      ((_req: IncomingMessage, socket: Duplex) => {
+        const body = errorEntity(404, "no WebSocket here");
+        socket.end(
+          `HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+        );
+      }),
+  );
 }
 
 function listenOn(server: Server, target: string | { port: number; host: string }): Promise<void> {
@@ -61,8 +95,13 @@ export function activatedFds(env: NodeJS.ProcessEnv = process.env): number[] {
 }
 
 /** Serves on a socket systemd handed over. */
-export async function listenFd(fd: number, handler: Handler): Promise<Listener> {
+export async function listenFd(
+  fd: number,
+  handler: Handler,
+  upgrade?: UpgradeHandler,
+): Promise<Listener> {
   const server = createServer(handler);
+  serveUpgrades(server, upgrade);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen({ fd }, () => {
@@ -77,12 +116,13 @@ export async function listenFd(fd: number, handler: Handler): Promise<Listener> 
 export async function listen(
   address: string,
   handler: Handler,
-  opts: { token?: string; insecureTcp?: boolean } = {},
+  opts: { token?: string; insecureTcp?: boolean; upgrade?: UpgradeHandler } = {},
 ): Promise<Listener> {
   if (address.startsWith("unix://")) {
     const path = address.slice("unix://".length);
     rmSync(path, { force: true }); // a socket left by a previous fleetd
     const server = createServer(handler);
+    serveUpgrades(server, opts.upgrade);
     await listenOn(server, path);
     chmodSync(path, 0o660);
     return { address, close: () => new Promise((r) => server.close(() => r())) };
@@ -96,6 +136,12 @@ export async function listen(
     );
   }
   const server = createServer(opts.token === undefined ? handler : withToken(handler, opts.token));
+  serveUpgrades(
+    server,
+    opts.upgrade === undefined || opts.token === undefined
+      ? opts.upgrade
+      : upgradeWithToken(opts.upgrade, opts.token),
+  );
   await listenOn(server, { host: (m[1] as string).replace(/^\[|\]$/g, ""), port: Number(m[2]) });
   return { address, close: () => new Promise((r) => server.close(() => r())) };
 }

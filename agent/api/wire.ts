@@ -12,6 +12,16 @@ export interface WireUnit {
   readonly machineID?: string;
   readonly name: string;
   readonly options: readonly { name: string; section: string; value: string }[];
+  /** fleet-ts: why the scheduler placed it nowhere (only when it did not). */
+  readonly reason?: string;
+}
+
+export interface WireMachine {
+  readonly id: string;
+  readonly metadata: Record<string, string>;
+  readonly primaryIP: string;
+  /** fleet-ts: present (and true) only while the machine is drained. */
+  readonly draining?: true;
 }
 
 export interface WireUnitState {
@@ -33,6 +43,7 @@ export function wireUnit(
   placement: { machineId: string; entryState: "loaded" | "launched" } | undefined,
   reportedHash: string | undefined,
   global: boolean,
+  reason?: string,
 ): WireUnit {
   const reached = placement !== undefined && reportedHash === unit.hash && !global;
   return {
@@ -41,6 +52,28 @@ export function wireUnit(
     ...(placement !== undefined && !global ? { machineID: placement.machineId } : {}),
     name: unit.name,
     options: unit.options.map((o) => ({ name: o.name, section: o.section, value: o.value })),
+    ...(reason === undefined ? {} : { reason }),
+  };
+}
+
+/** A machine as GET /machines shows it: metadata keys sorted, as fleet's Go map encoding. */
+export function wireMachine(
+  m: {
+    readonly id: string;
+    readonly publicIP: string;
+    readonly metadata: Readonly<Record<string, string>>;
+  },
+  draining: boolean,
+): WireMachine {
+  return {
+    id: m.id,
+    metadata: Object.fromEntries(
+      Object.keys(m.metadata)
+        .sort()
+        .map((k) => [k, m.metadata[k] as string]),
+    ),
+    primaryIP: m.publicIP,
+    ...(draining ? { draining: true as const } : {}),
   };
 }
 

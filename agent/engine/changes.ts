@@ -34,6 +34,7 @@ export function schedulerSnapshot(view: ClusterView, cache: RequirementsCache): 
     machines: [...view.machines.values()].map((m) => ({
       id: m.id,
       metadata: mergeMetadata(m.metadata, view.metadata.get(m.id)),
+      ...(view.draining.has(m.id) ? { draining: true } : {}),
     })),
     units: [...view.units.values()].map((u) => ({
       name: u.name,

@@ -1,7 +1,7 @@
 /**
  * @module agent/engine/cluster-view
- * The leader's picture of the cluster, kept in memory from watches on five prefixes (units,
- * machines, metadata, schedule, unschedulable) instead of re-read from etcd on every change:
+ * The leader's picture of the cluster, kept in memory from watches on six prefixes (units,
+ * machines, metadata, schedule, unschedulable, drain) instead of re-read from etcd on every change:
  * with 10,000 units a re-read per event would be the full-reload storm fleet had.
  *
  * The leader also applies its own writes here as soon as they commit, so the next pass never
@@ -10,6 +10,7 @@
 import type { z } from "zod";
 import type { Logger } from "../logging/logger.js";
 import {
+  DrainSchema,
   decode,
   type MachineRecord,
   MachineRecordSchema,
@@ -33,6 +34,7 @@ export const VIEW_PREFIXES = [
   "metadata",
   "schedule",
   "unschedulable",
+  "drain",
 ] as const;
 export type ViewPrefix = (typeof VIEW_PREFIXES)[number];
 
@@ -43,6 +45,8 @@ export class ClusterView {
   /** unit → machine → entry */
   readonly schedule = new Map<string, Map<string, ScheduleEntry>>();
   readonly unschedulable = new Map<string, string>();
+  /** Machines being drained (they may be live or not). */
+  readonly draining = new Set<string>();
 
   constructor(
     private readonly keys: KeyLayout,
@@ -79,6 +83,7 @@ export class ClusterView {
       metadata: this.metadata,
       schedule: this.schedule,
       unschedulable: this.unschedulable,
+      drain: this.draining,
     })[prefix].clear();
   }
 
@@ -130,6 +135,9 @@ export class ClusterView {
         if (reason !== undefined) this.unschedulable.set(parts[0] as string, reason.reason);
         return;
       }
+      case "drain":
+        if (read(DrainSchema) !== undefined) this.draining.add(parts[0] as string);
+        return;
     }
   }
 
@@ -151,6 +159,9 @@ export class ClusterView {
         return;
       case "unschedulable":
         this.unschedulable.delete(parts[0] as string);
+        return;
+      case "drain":
+        this.draining.delete(parts[0] as string);
         return;
     }
   }

@@ -124,6 +124,7 @@ class Term {
       metadata: keys.metadataPrefix,
       schedule: keys.schedulePrefix(),
       unschedulable: keys.unschedulablePrefix,
+      drain: keys.drainPrefix,
     };
     for (const prefix of VIEW_PREFIXES) {
       const w = await this.opts.registry.watch(prefixOf[prefix], {

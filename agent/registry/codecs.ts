@@ -35,8 +35,14 @@ export const ScheduleEntrySchema = z.object({
 });
 export type ScheduleEntry = z.infer<typeof ScheduleEntrySchema>;
 
-/** `placement/<unit>/<machine>`: the reverse index; the key says it all. */
-export const PlacementSchema = z.object({});
+/**
+ * `placement/<unit>/<machine>`: the reverse index. It repeats the schedule entry's desired
+ * state so that the API reads a unit in one range over its own keys (older writers stored `{}`).
+ */
+export const PlacementSchema = z.object({
+  desiredState: z.enum(["loaded", "launched"]).optional(),
+});
+export type Placement = z.infer<typeof PlacementSchema>;
 
 /** `machines/<id>`: a live agent, on its lease. */
 export const MachineRecordSchema = z.object({
@@ -71,6 +77,10 @@ export type UnitStateRecord = z.infer<typeof UnitStateRecordSchema>;
 /** `unschedulable/<unit>`: the scheduler's reason, for list-unit-files and status. */
 export const UnschedulableSchema = z.object({ reason: z.string(), since: z.number() });
 export type UnschedulableRecord = z.infer<typeof UnschedulableSchema>;
+
+/** `drain/<machine>`: the machine is being drained (set and cleared through the API). */
+export const DrainSchema = z.object({ since: z.number() });
+export type DrainRecord = z.infer<typeof DrainSchema>;
 
 export interface CorruptValue {
   readonly key: string;

@@ -3,6 +3,7 @@
  * fleet-ts's cluster state in etcd v3. See docs/architecture.md for the key layout.
  */
 export * from "./codecs.js";
+export { DrainStore } from "./drain.js";
 export * from "./errors.js";
 export { KeyLayout, prefixEnd } from "./keys.js";
 export { type Compare, EtcdKV, MAX_TXN_OPS, type Op, type StoredKV } from "./kv.js";

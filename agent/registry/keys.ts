@@ -13,6 +13,7 @@ export type KeyKind =
   | "metadata"
   | "states"
   | "unschedulable"
+  | "drain"
   | "election";
 
 export class KeyLayout {
@@ -77,6 +78,14 @@ export class KeyLayout {
   }
   get unschedulablePrefix(): string {
     return `${this.prefix}unschedulable/`;
+  }
+
+  /** A machine being drained (the API's drain): no lease, survives the machine's rejoin. */
+  drain(id: string): string {
+    return `${this.prefix}drain/${id}`;
+  }
+  get drainPrefix(): string {
+    return `${this.prefix}drain/`;
   }
 
   /** The engine's election (etcd3 election API keys live under it). */

@@ -5,6 +5,7 @@
  */
 import { Etcd3, type IOptions } from "etcd3";
 import { type Logger, silentLogger } from "../logging/logger.js";
+import { DrainStore } from "./drain.js";
 import { KeyLayout } from "./keys.js";
 import { EtcdKV } from "./kv.js";
 import { MachineStore } from "./machines.js";
@@ -30,6 +31,7 @@ export class Registry {
   readonly machines: MachineStore;
   readonly states: StateStore;
   readonly schedule: ScheduleStore;
+  readonly drains: DrainStore;
   readonly log: Logger;
 
   constructor(opts: RegistryOptions) {
@@ -41,6 +43,7 @@ export class Registry {
     this.machines = new MachineStore(this.kv, this.keys, this.log);
     this.states = new StateStore(this.kv, this.keys, this.log);
     this.schedule = new ScheduleStore(this.kv, this.keys, this.machines, this.log, opts.now);
+    this.drains = new DrainStore(this.kv, this.keys, this.log, opts.now);
   }
 
   watch(prefix: string, handlers: PrefixWatchHandlers): Promise<PrefixWatch> {

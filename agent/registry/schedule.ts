@@ -9,6 +9,7 @@ import type { Logger } from "../logging/logger.js";
 import {
   type CorruptValue,
   encode,
+  PlacementSchema,
   type ScheduleEntry,
   ScheduleEntrySchema,
   type UnitRecord,
@@ -140,7 +141,7 @@ export class ScheduleStore {
           {
             type: "put",
             key: this.keys.placement(change.unit, change.machineId),
-            value: Buffer.from("{}"),
+            value: encode(PlacementSchema, { desiredState: change.entry.desiredState }),
           },
         ];
       case "unschedule":

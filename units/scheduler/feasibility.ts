@@ -19,7 +19,8 @@ export type RejectionCode =
   | "machine-of"
   | "conflicts"
   | "conflicted-by"
-  | "replaced-by";
+  | "replaced-by"
+  | "draining";
 
 export interface Rejection {
   readonly code: RejectionCode;
@@ -113,7 +114,14 @@ const replacedBy: Checker = ({ replacedBy }, machine) => {
   return { code: "replaced-by", key: `Replaces= of ${here[0]}`, units: here };
 };
 
-/** Cheapest and most selective first. */
+/**
+ * A draining machine keeps only its global units (like a DaemonSet on a drained Kubernetes
+ * node). Checked last, so a machine is called draining only when nothing else excludes it.
+ */
+const draining: Checker = (_ctx, machine) =>
+  machine.draining === true ? { code: "draining", key: "draining" } : undefined;
+
+/** Cheapest and most selective first; draining last (see above). */
 export const CHECKERS: readonly Checker[] = [
   machineId,
   metadata,
@@ -121,6 +129,7 @@ export const CHECKERS: readonly Checker[] = [
   conflicts,
   conflictedBy,
   replacedBy,
+  draining,
 ];
 
 /**

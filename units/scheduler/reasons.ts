@@ -30,6 +30,10 @@ function phrase(r: Rejection, count: number, all: boolean): string {
       return `${plural(count)} excluded by ${r.key}`;
     case "replaced-by":
       return `${plural(count)} excluded by the ${r.key}`;
+    case "draining":
+      if (all)
+        return count === 1 ? "the only machine is draining" : `all ${count} machines are draining`;
+      return `${verb(count, "is", "are")} draining`;
   }
 }
 

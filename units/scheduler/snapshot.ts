@@ -10,6 +10,8 @@ export interface SchedulerMachine {
   readonly id: string;
   /** Effective metadata (configured, with the API's changes merged). */
   readonly metadata: Readonly<Record<string, string>>;
+  /** Being drained: no unit that is not global may stay or be placed there. */
+  readonly draining?: boolean;
 }
 
 export interface SchedulerUnit {

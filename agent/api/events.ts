@@ -1,0 +1,237 @@
+/**
+ * @module agent/api/events
+ * GET /fleet/v1/events (WebSocket): units, states and machines as they change.
+ *
+ * Fan-out: every connection without `from` shares one RegistryFeed (one etcd watch per fleetd,
+ * started with the first such client and closed a while after the last one leaves). A
+ * connection with `from` needs the changes between `from` and now, which the shared feed no
+ * longer has: it gets a feed of its own, listed at `from` and watching from `from + 1`, for
+ * as long as it stays connected (docs/api.md). Each client has its own bounded outbox
+ * (agent/api/outbox.ts) so a slow one never holds the others back.
+ */
+import type { WebSocket } from "ws";
+import type { Logger } from "../logging/logger.js";
+import type { Registry } from "../registry/registry.js";
+import { ApiError } from "./errors.js";
+import {
+  CompactedError,
+  type EventKind,
+  type FeedMessage,
+  FutureRevisionError,
+  RegistryFeed,
+} from "./event-feed.js";
+import { Outbox } from "./outbox.js";
+
+const KINDS: readonly EventKind[] = ["unit", "state", "machine"];
+/** How long the shared feed outlives its last client (a reconnect does not re-list). */
+const SHARED_IDLE_MS = 30_000;
+const PING_MS = 15_000;
+const PONG_TIMEOUT_MS = 30_000;
+/** Live messages a client may leave unread before it is dropped. */
+export const DEFAULT_CLIENT_LIMIT_BYTES = 8 << 20;
+
+export interface EventQuery {
+  readonly from: number | undefined;
+  readonly snapshot: boolean;
+  readonly kinds: ReadonlySet<EventKind>;
+}
+
+/** Validates the query before the upgrade: a bad one is a 400 naming the parameter. */
+export function parseEventQuery(params: URLSearchParams): EventQuery {
+  for (const key of params.keys()) {
+    if (!["from", "snapshot", "kinds"].includes(key))
+      throw new ApiError(400, `unknown query parameter ${key}: use from, snapshot or kinds`);
+  }
+  const fromText = params.get("from");
+  let from: number | undefined;
+  if (fromText !== null) {
+    if (!/^\d+$/.test(fromText) || !Number.isSafeInteger(Number(fromText)))
+      throw new ApiError(400, `from=${fromText} is not an etcd revision (a whole number >= 0)`);
+    from = Number(fromText);
+  }
+  const snapText = params.get("snapshot");
+  if (snapText !== null && snapText !== "true" && snapText !== "false")
+    throw new ApiError(400, `snapshot=${snapText}: use snapshot=true or snapshot=false`);
+  const snapshot = snapText === "true";
+  if (snapshot && from !== undefined)
+    throw new ApiError(
+      400,
+      "from and snapshot=true cannot be combined: resume with from, or start over with snapshot",
+    );
+  const kindsText = params.get("kinds");
+  let kinds = new Set<EventKind>(KINDS);
+  if (kindsText !== null) {
+    const list = kindsText.split(",").map((k) => k.trim());
+    const bad = list.filter((k) => !(KINDS as readonly string[]).includes(k));
+    if (bad.length > 0 || list.length === 0)
+      throw new ApiError(
+        400,
+        `kinds=${kindsText}: use a comma-separated list of unit, state, machine`,
+      );
+    kinds = new Set(list as EventKind[]);
+  }
+  return { from, snapshot, kinds };
+}
+
+export interface EventHubOptions {
+  readonly registry: Registry;
+  readonly log: Logger;
+  /** Per-client bound on unsent live messages (default 8 MiB). */
+  readonly clientLimitBytes?: number;
+}
+
+export class EventHub {
+  readonly #log: Logger;
+  #shared: Promise<RegistryFeed> | undefined;
+  #idleTimer: NodeJS.Timeout | undefined;
+  readonly #clients = new Set<WebSocket>();
+  readonly #private = new Set<RegistryFeed>();
+  #closed = false;
+
+  constructor(private readonly opts: EventHubOptions) {
+    this.#log = opts.log.with({ component: "events" });
+  }
+
+  /** Connected clients (tests, metrics). */
+  get clients(): number {
+    return this.#clients.size;
+  }
+
+  /** Feeds with their own etcd watch: the shared one (if running) plus one per resumed client. */
+  get watches(): number {
+    return (this.#shared === undefined ? 0 : 1) + this.#private.size;
+  }
+
+  #acquireShared(): Promise<RegistryFeed> {
+    if (this.#idleTimer !== undefined) {
+      clearTimeout(this.#idleTimer);
+      this.#idleTimer = undefined;
+    }
+    if (this.#shared === undefined) {
+      const starting = RegistryFeed.start(this.opts.registry, this.#log);
+      this.#shared = starting;
+      starting.catch(() => {
+        if (this.#shared === starting) this.#shared = undefined;
+      });
+    }
+    return this.#shared;
+  }
+
+  #releaseShared(feed: RegistryFeed): void {
+    if (feed.subscribers > 0 || this.#closed) return;
+    this.#idleTimer = setTimeout(() => {
+      this.#idleTimer = undefined;
+      if (feed.subscribers > 0) return;
+      this.#shared = undefined;
+      void feed.close();
+    }, SHARED_IDLE_MS);
+    this.#idleTimer.unref();
+  }
+
+  /** Serves one upgraded connection until it closes. */
+  async serve(ws: WebSocket, query: EventQuery): Promise<void> {
+    if (this.#closed) {
+      ws.close(1001, "fleetd is stopping");
+      return;
+    }
+    this.#clients.add(ws);
+    let closed = false;
+    const cleanups: (() => void)[] = [];
+    const done = () => {
+      if (closed) return;
+      closed = true;
+      this.#clients.delete(ws);
+      for (const c of cleanups.splice(0)) c();
+    };
+    ws.on("close", done);
+    ws.on("error", (err) => {
+      this.#log.debug("event client socket error", { error: err.message });
+      done();
+    });
+    const outbox = new Outbox(ws, this.opts.clientLimitBytes ?? DEFAULT_CLIENT_LIMIT_BYTES, (n) => {
+      this.#log.warn("dropping an event client that does not keep up", { unsentBytes: n });
+      // Close at once: the reason must not wait behind the backlog it is about.
+      ws.close(1008, `client too slow: more than ${n} bytes of events unsent; reconnect with from`);
+      setTimeout(() => ws.terminate(), 5000).unref();
+    });
+    cleanups.push(() => outbox.close());
+    keepAlive(ws, cleanups);
+    const forward = (batch: readonly FeedMessage[]) => {
+      for (const m of batch) if (query.kinds.has(m.kind)) outbox.push(m.json);
+    };
+
+    const fatal = (code: number, message: string) => {
+      outbox.push(JSON.stringify({ type: "error", code, message }));
+      ws.close(4000 + code, message.slice(0, 120));
+    };
+
+    if (query.from !== undefined) {
+      let feed: RegistryFeed;
+      try {
+        feed = await RegistryFeed.start(this.opts.registry, this.#log, query.from);
+      } catch (err) {
+        if (err instanceof CompactedError) return fatal(410, err.message);
+        if (err instanceof FutureRevisionError) return fatal(400, err.message);
+        this.#log.error("event stream cannot start", { error: String(err) });
+        return fatal(503, `cannot read etcd: ${err instanceof Error ? err.message : String(err)}`);
+      }
+      if (closed || this.#closed) return void feed.close();
+      this.#private.add(feed);
+      cleanups.push(() => {
+        this.#private.delete(feed);
+        void feed.close();
+      });
+      // The client holds everything up to `from`: it is resumed there; what follows is newer.
+      outbox.push(JSON.stringify({ type: "ready", revision: query.from }));
+      cleanups.push(feed.subscribe(forward));
+      return;
+    }
+
+    let feed: RegistryFeed;
+    try {
+      feed = await this.#acquireShared();
+    } catch (err) {
+      this.#log.error("event stream cannot start", { error: String(err) });
+      return fatal(503, `cannot read etcd: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    if (closed || this.#closed) return this.#releaseShared(feed);
+    // Synchronous from here to subscribe: nothing the feed emits can fall in between.
+    if (query.snapshot)
+      outbox.pushSnapshot(feed.snapshot().flatMap((m) => (query.kinds.has(m.kind) ? m.json : [])));
+    outbox.push(JSON.stringify({ type: "ready", revision: feed.revision }));
+    const unsubscribe = feed.subscribe(forward);
+    cleanups.push(() => {
+      unsubscribe();
+      this.#releaseShared(feed);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+    for (const ws of this.#clients) ws.close(1001, "fleetd is stopping");
+    for (const ws of this.#clients) ws.terminate();
+    const shared = this.#shared;
+    this.#shared = undefined;
+    await shared?.then((f) => f.close()).catch(() => {});
+    for (const f of this.#private) await f.close();
+    this.#private.clear();
+  }
+}
+
+/** Pings every 15 s; a client that answered none for 30 s is dropped. */
+export function keepAlive(ws: WebSocket, cleanups: (() => void)[]): void {
+  let lastPong = Date.now();
+  ws.on("pong", () => {
+    lastPong = Date.now();
+  });
+  const timer = setInterval(() => {
+    if (Date.now() - lastPong > PONG_TIMEOUT_MS) {
+      ws.terminate();
+      return;
+    }
+    ws.ping();
+  }, PING_MS);
+  timer.unref();
+  cleanups.push(() => clearInterval(timer));
+}
