@@ -344,6 +344,19 @@ export class SystemdClient extends EventEmitter<SystemdEvents> {
     return String(job);
   }
 
+  /**
+   * The other job-queueing calls of systemctl (reload, try-restart, reload-or-restart,
+   * reload-or-try-restart), for fleet-cloudinit's unit commands; returns the job path.
+   */
+  async queueUnitJob(
+    method: "ReloadUnit" | "TryRestartUnit" | "ReloadOrRestartUnit" | "ReloadOrTryRestartUnit",
+    name: string,
+    mode = "replace",
+  ): Promise<string> {
+    const [job] = await this.#manager(method, "ss", [name, mode], name);
+    return String(job);
+  }
+
   /** Resolves with the job's JobRemoved (it may already have finished). */
   waitForJob(job: string, timeoutMs = 60_000): Promise<JobRemoved> {
     const done = this.#finished.get(job);
