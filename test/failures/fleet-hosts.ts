@@ -67,6 +67,34 @@ export async function monotonicUs(
   return Number(await show(cluster, i, unitName, prop));
 }
 
+/** systemd's journal message IDs (sd-messages.h) for a unit's start and stop jobs completing. */
+export const UNIT_STARTED = "39f53479d3a045ac8e11786248231fbf";
+export const UNIT_STOPPED = "9d1aaa27d60140bd96365438aad20286";
+
+/**
+ * CLOCK_MONOTONIC (µs) of the last journal entry of host i's systemd with this message ID for
+ * the unit, 0 if none. systemd logs UNIT_STOPPED when the stop job is done, i.e. when the
+ * unit's processes are gone. The journal keeps it after systemd forgets an inactive unit
+ * (whose *Timestamp properties then read 0).
+ */
+export async function journalMonotonicUs(
+  cluster: Cluster,
+  i: number,
+  unitName: string,
+  messageId: string,
+): Promise<number> {
+  const r = await cluster.exec(i, ["journalctl", "--no-pager", "-o", "json", `UNIT=${unitName}`], {
+    check: true,
+  });
+  let last = 0;
+  for (const line of r.stdout.split("\n")) {
+    if (line.trim() === "") continue;
+    const entry = JSON.parse(line) as { MESSAGE_ID?: string; __MONOTONIC_TIMESTAMP?: string };
+    if (entry.MESSAGE_ID === messageId) last = Math.max(last, Number(entry.__MONOTONIC_TIMESTAMP));
+  }
+  return last;
+}
+
 /** This process's CLOCK_MONOTONIC in µs: the clock systemd's *TimestampMonotonic use. */
 export const nowMonotonicUs = () => Number(process.hrtime.bigint() / 1000n);
 
