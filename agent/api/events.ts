@@ -152,7 +152,7 @@ export class EventHub {
       this.#log.warn("dropping an event client that does not keep up", { unsentBytes: n });
       // Close at once: the reason must not wait behind the backlog it is about.
       ws.close(1008, `client too slow: more than ${n} bytes of events unsent; reconnect with from`);
-      setTimeout(() => ws.terminate(), 5000).unref();
+      setTimeout(() => ws.terminate(), 30_000).unref();
     });
     cleanups.push(() => outbox.close());
     keepAlive(ws, cleanups);
