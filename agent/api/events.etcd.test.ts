@@ -408,7 +408,8 @@ describe("(etcd) drain and reasons over the API", () => {
     );
     await watcher.until(
       (m) =>
-        m.filter((x) => x.id === M1).length === 2 && !("draining" in (m.at(-1)?.machine as object)),
+        m.filter((x) => x.id === M1).length === 2 &&
+        !("draining" in ((m.at(-1)?.machine as object | undefined) ?? { draining: 1 })),
       "machine event without draining",
     );
     watcher.close();
