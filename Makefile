@@ -33,6 +33,10 @@ bench: build
 clean:
 	rm -rf dist
 
-demo:
-	@echo "make demo: the multi-host demo arrives with fleetd (issue 7); nothing was started." >&2
-	@exit 1
+# A local 3-host cluster (real systemd, real etcd), each host booted from its own
+# cloud-config, running docs/examples/units; it stays up until `make demo-down`.
+demo: build
+	npx tsx scripts/demo.ts up
+
+demo-down: setup
+	npx tsx scripts/demo.ts down
