@@ -7,7 +7,6 @@
  */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { NO_ACCOUNTS } from "../cloud-config/accounts.js";
 import { parseUserData } from "../cloud-config/document.js";
 import { etcd2DropIn, fleetDropIn } from "../cloud-config/dropins.js";
 import { CloudConfigInputError } from "../cloud-config/errors.js";
