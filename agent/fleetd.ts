@@ -33,6 +33,11 @@ export interface FleetdOptions {
   readonly machineId?: string;
   /** The lease of a previous fleetd on this machine, to take over. */
   readonly resumeLeaseId?: string;
+  /**
+   * Prepended to the journalctl/systemctl the API runs for units here, when fleetd runs outside
+   * the host it drives (e.g. ["nsenter", "-t", "<host pid>", "-m", "-p"]).
+   */
+  readonly hostCommandPrefix?: readonly string[];
 }
 
 export function readMachineId(path: string): string {
@@ -206,6 +211,9 @@ export class Fleetd {
       log,
       machineId: this.machineId,
       ...(token === undefined ? {} : { peerToken: token }),
+      ...(this.opts.hostCommandPrefix === undefined
+        ? {}
+        : { hostCommandPrefix: this.opts.hostCommandPrefix }),
     });
     this.#api = api;
     const fds = activatedFds();
