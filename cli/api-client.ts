@@ -236,7 +236,7 @@ export class ApiClient {
    * Opens a WebSocket to `path` (with its query). Errors before the upgrade come back as
    * ApiResponseError with the API's error entity, like any other call.
    */
-  openSocket(path: string): Promise<WebSocket> {
+  openSocket(path: string): Promise<ApiSocket> {
     const ep = this.opts.endpoint;
     const url =
       ep.socketPath !== undefined
@@ -248,9 +248,12 @@ export class ApiClient {
         handshakeTimeout: this.opts.timeoutMs,
         ...(ep.tls ?? {}),
       });
+      // Listening from the start: a server that writes at once (a ready event in the same
+      // packet as the upgrade) would otherwise speak before anyone listens.
+      const socket = new ApiSocket(ws);
       ws.once("open", () => {
         ws.removeAllListeners("error");
-        resolve(ws);
+        resolve(socket);
       });
       ws.once("unexpected-response", (_req, res: IncomingMessage) => {
         const chunks: Buffer[] = [];
@@ -270,5 +273,41 @@ export class ApiClient {
       });
       ws.once("error", (err) => reject(new ApiUnreachableError(ep.display, err.message)));
     });
+  }
+}
+
+/** A WebSocket whose messages are kept until the caller starts reading them. */
+export class ApiSocket {
+  #queue: string[] | undefined = [];
+  #reader: ((text: string) => void) | undefined;
+
+  constructor(readonly ws: WebSocket) {
+    ws.on("message", (data) => {
+      const text = String(data);
+      if (this.#reader !== undefined) this.#reader(text);
+      else this.#queue?.push(text);
+    });
+  }
+
+  /** Delivers the messages received so far, then each new one. */
+  onMessage(reader: (text: string) => void): void {
+    this.#reader = reader;
+    const queued = this.#queue ?? [];
+    this.#queue = undefined;
+    for (const text of queued) reader(text);
+  }
+
+  onClose(listener: () => void): void {
+    this.ws.on("close", listener);
+    // Errors are followed by "close"; listening keeps them from being thrown.
+    this.ws.on("error", () => {});
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+
+  terminate(): void {
+    this.ws.terminate();
   }
 }

@@ -5,7 +5,7 @@
  * is resumed from the last revision seen; a 410 (history compacted) starts over from a
  * snapshot. Ends when the signal aborts (Ctrl-C), with exit code 0.
  */
-import type WebSocket from "ws";
+import type { ApiSocket } from "./api-client.js";
 import { type Context, line, sleep } from "./context.js";
 import { ApiResponseError, CliError } from "./errors.js";
 import { applyEvent, type ClusterModel, emptyModel } from "./watch-model.js";
@@ -30,7 +30,7 @@ type Outcome = { kind: "aborted" } | { kind: "closed" } | { kind: "gone"; messag
 
 function follow(
   ctx: Context,
-  ws: WebSocket,
+  ws: ApiSocket,
   model: ClusterModel,
   opts: WatchOptions,
   ready: { seen: boolean },
@@ -45,10 +45,10 @@ function follow(
       resolve({ kind: "aborted" });
     };
     ctx.io.signal?.addEventListener("abort", onAbort, { once: true });
-    ws.on("message", (data) => {
+    ws.onMessage((data) => {
       let e: ClusterEvent;
       try {
-        e = EventSchema.parse(JSON.parse(String(data)));
+        e = EventSchema.parse(JSON.parse(data));
       } catch (err) {
         ws.terminate();
         reject(new WatchError(`the event stream sent a message fleetctl cannot read: ${err}`));
@@ -69,12 +69,9 @@ function follow(
         draw();
       }
     });
-    ws.on("close", () => {
+    ws.onClose(() => {
       ctx.io.signal?.removeEventListener("abort", onAbort);
       resolve(ctx.io.signal?.aborted ? { kind: "aborted" } : { kind: "closed" });
-    });
-    ws.on("error", () => {
-      // "close" follows and decides.
     });
   });
 }
@@ -87,7 +84,7 @@ export async function watchCluster(ctx: Context, opts: WatchOptions): Promise<nu
   while (!ctx.io.signal?.aborted) {
     const query =
       resumeFrom === undefined ? `snapshot=true&${kinds}` : `from=${resumeFrom}&${kinds}`;
-    let ws: WebSocket;
+    let ws: ApiSocket;
     try {
       ws = await ctx.api().openSocket(`/fleet/v1/events?${query}`);
     } catch (err) {

@@ -93,8 +93,8 @@ export const registerJournal: Register = (program, runner) => {
             };
             const onAbort = () => finish(0);
             ctx.io.signal?.addEventListener("abort", onAbort, { once: true });
-            ws.on("message", (data) => {
-              const m = JournalMessageSchema.safeParse(JSON.parse(String(data)));
+            ws.onMessage((data) => {
+              const m = JournalMessageSchema.safeParse(JSON.parse(data));
               if (!m.success) {
                 ctx.io.stderr(
                   line("Error reading journal: the API sent a message fleetctl cannot read"),
@@ -108,13 +108,10 @@ export const registerJournal: Register = (program, runner) => {
                 finish(1);
               }
             });
-            ws.on("close", () => {
+            ws.onClose(() => {
               if (!done)
                 ctx.io.stderr(line(`Error reading journal of ${name}: the API closed the stream`));
               finish(1);
-            });
-            ws.on("error", () => {
-              // "close" follows.
             });
           });
         } catch (err) {
