@@ -2,12 +2,12 @@
  * @module agent/api/events
  * GET /fleet/v1/events (WebSocket): units, states and machines as they change.
  *
- * Fan-out: every connection without `from` shares one RegistryFeed (one etcd watch per fleetd,
- * started with the first such client and closed a while after the last one leaves). A
- * connection with `from` needs the changes between `from` and now, which the shared feed no
- * longer has: it gets a feed of its own, listed at `from` and watching from `from + 1`, for
- * as long as it stays connected (docs/api.md). Each client has its own bounded outbox
- * (agent/api/outbox.ts) so a slow one never holds the others back.
+ * Fan-out: connections share one RegistryFeed (one etcd watch per fleetd, started with the
+ * first client and closed a while after the last one leaves), which keeps its recent messages.
+ * A connection with `from` is served from those when they reach back to `from`; older than
+ * that, it needs changes the shared feed never held: it gets a feed of its own, listed at
+ * `from` and watching from `from + 1`, for as long as it stays connected (docs/api.md). Each
+ * client has its own bounded outbox (agent/api/outbox.ts): a slow one never holds others back.
  */
 import type { WebSocket } from "ws";
 import type { Logger } from "../logging/logger.js";
@@ -20,6 +20,7 @@ import {
   FutureRevisionError,
   RegistryFeed,
 } from "./event-feed.js";
+import { History } from "./history.js";
 import { Outbox } from "./outbox.js";
 
 const KINDS: readonly EventKind[] = ["unit", "state", "machine"];
@@ -78,11 +79,19 @@ export interface EventHubOptions {
   readonly log: Logger;
   /** Per-client bound on unsent live messages (default 8 MiB). */
   readonly clientLimitBytes?: number;
+  /** Recent messages the shared feed keeps for clients that resume (default 8 MiB). */
+  readonly historyBytes?: number;
+}
+
+interface Shared {
+  readonly feed: RegistryFeed;
+  readonly history: History;
+  clients: number;
 }
 
 export class EventHub {
   readonly #log: Logger;
-  #shared: Promise<RegistryFeed> | undefined;
+  #shared: Promise<Shared> | undefined;
   #idleTimer: NodeJS.Timeout | undefined;
   readonly #clients = new Set<WebSocket>();
   readonly #private = new Set<RegistryFeed>();
@@ -102,28 +111,38 @@ export class EventHub {
     return (this.#shared === undefined ? 0 : 1) + this.#private.size;
   }
 
-  #acquireShared(): Promise<RegistryFeed> {
+  #acquireShared(): Promise<Shared> {
     if (this.#idleTimer !== undefined) {
       clearTimeout(this.#idleTimer);
       this.#idleTimer = undefined;
     }
     if (this.#shared === undefined) {
-      const starting = RegistryFeed.start(this.opts.registry, this.#log);
+      const starting = RegistryFeed.start(this.opts.registry, this.#log).then((feed) => {
+        const history = new History(feed.revision, this.opts.historyBytes ?? 8 << 20);
+        feed.subscribe((batch) => history.add(batch));
+        return { feed, history, clients: 0 };
+      });
       this.#shared = starting;
       starting.catch(() => {
         if (this.#shared === starting) this.#shared = undefined;
       });
     }
-    return this.#shared;
+    const shared = this.#shared;
+    return shared.then((s) => {
+      s.clients++;
+      return s;
+    });
   }
 
-  #releaseShared(feed: RegistryFeed): void {
-    if (feed.subscribers > 0 || this.#closed) return;
+  #releaseShared(shared: Shared): void {
+    shared.clients--;
+    if (shared.clients > 0 || this.#closed) return;
+    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
     this.#idleTimer = setTimeout(() => {
       this.#idleTimer = undefined;
-      if (feed.subscribers > 0) return;
+      if (shared.clients > 0) return;
       this.#shared = undefined;
-      void feed.close();
+      void shared.feed.close();
     }, SHARED_IDLE_MS);
     this.#idleTimer.unref();
   }
@@ -156,53 +175,65 @@ export class EventHub {
     });
     cleanups.push(() => outbox.close());
     keepAlive(ws, cleanups);
-    const forward = (batch: readonly FeedMessage[]) => {
-      for (const m of batch) if (query.kinds.has(m.kind)) outbox.push(m.json);
+    const forwardAfter = (revision: number) => (batch: readonly FeedMessage[]) => {
+      for (const m of batch)
+        if (m.revision > revision && query.kinds.has(m.kind)) outbox.push(m.json);
     };
-
     const fatal = (code: number, message: string) => {
       outbox.push(JSON.stringify({ type: "error", code, message }));
       ws.close(4000 + code, message.slice(0, 120));
     };
 
-    if (query.from !== undefined) {
-      let feed: RegistryFeed;
+    let shared: Shared;
+    try {
+      shared = await this.#acquireShared();
+    } catch (err) {
+      this.#log.error("event stream cannot start", { error: String(err) });
+      return fatal(503, `cannot read etcd: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    if (closed || this.#closed) return this.#releaseShared(shared);
+    const { feed, history } = shared;
+    const from = query.from;
+
+    if (from !== undefined && (from < history.coveredAfter || from > feed.revision)) {
+      // Older than what the shared feed holds (or newer than it has seen): a feed of its own.
+      this.#releaseShared(shared);
+      let own: RegistryFeed;
       try {
-        feed = await RegistryFeed.start(this.opts.registry, this.#log, query.from);
+        own = await RegistryFeed.start(this.opts.registry, this.#log, from);
       } catch (err) {
         if (err instanceof CompactedError) return fatal(410, err.message);
         if (err instanceof FutureRevisionError) return fatal(400, err.message);
         this.#log.error("event stream cannot start", { error: String(err) });
         return fatal(503, `cannot read etcd: ${err instanceof Error ? err.message : String(err)}`);
       }
-      if (closed || this.#closed) return void feed.close();
-      this.#private.add(feed);
+      if (closed || this.#closed) return void own.close();
+      this.#private.add(own);
       cleanups.push(() => {
-        this.#private.delete(feed);
-        void feed.close();
+        this.#private.delete(own);
+        void own.close();
       });
       // The client holds everything up to `from`: it is resumed there; what follows is newer.
-      outbox.push(JSON.stringify({ type: "ready", revision: query.from }));
-      cleanups.push(feed.subscribe(forward));
+      outbox.push(JSON.stringify({ type: "ready", revision: from }));
+      cleanups.push(own.subscribe(forwardAfter(from)));
       return;
     }
 
-    let feed: RegistryFeed;
-    try {
-      feed = await this.#acquireShared();
-    } catch (err) {
-      this.#log.error("event stream cannot start", { error: String(err) });
-      return fatal(503, `cannot read etcd: ${err instanceof Error ? err.message : String(err)}`);
-    }
-    if (closed || this.#closed) return this.#releaseShared(feed);
     // Synchronous from here to subscribe: nothing the feed emits can fall in between.
-    if (query.snapshot)
-      outbox.pushSnapshot(feed.snapshot().flatMap((m) => (query.kinds.has(m.kind) ? m.json : [])));
-    outbox.push(JSON.stringify({ type: "ready", revision: feed.revision }));
-    const unsubscribe = feed.subscribe(forward);
+    if (from !== undefined) {
+      outbox.push(JSON.stringify({ type: "ready", revision: from }));
+      for (const m of history.since(from)) if (query.kinds.has(m.kind)) outbox.push(m.json);
+    } else {
+      if (query.snapshot)
+        outbox.pushSnapshot(
+          feed.snapshot().flatMap((m) => (query.kinds.has(m.kind) ? m.json : [])),
+        );
+      outbox.push(JSON.stringify({ type: "ready", revision: feed.revision }));
+    }
+    const unsubscribe = feed.subscribe(forwardAfter(from ?? feed.revision));
     cleanups.push(() => {
       unsubscribe();
-      this.#releaseShared(feed);
+      this.#releaseShared(shared);
     });
   }
 
@@ -213,7 +244,7 @@ export class EventHub {
     for (const ws of this.#clients) ws.terminate();
     const shared = this.#shared;
     this.#shared = undefined;
-    await shared?.then((f) => f.close()).catch(() => {});
+    await shared?.then((s) => s.feed.close()).catch(() => {});
     for (const f of this.#private) await f.close();
     this.#private.clear();
   }
