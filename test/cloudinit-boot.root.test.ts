@@ -18,7 +18,16 @@ let cluster: Cluster;
 function userData(endpoints: string): string {
   return `#cloud-config
 hostname: ci-web1
+users:
+  - name: deploy
+    shell: /bin/sh
+    ssh_authorized_keys:
+      - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITestKey deploy@test
 write_files:
+  - path: /home/deploy/notes.txt
+    owner: deploy:deploy
+    permissions: '0640'
+    content: "mine\\n"
   - path: /etc/motd
     content: "booted by fleet-cloudinit\\n"
   - path: /opt/bin/hello.sh
@@ -121,6 +130,23 @@ describe("(root) fleet-cloudinit boots a host from its cloud-config", () => {
       "755",
     );
     expect(cluster.readFile(0, "/etc/hostname")).toBe("ci-web1\n");
+    expect((await cluster.exec(0, ["hostname"])).stdout.trim()).toBe("ci-web1");
+    expect((await cluster.exec(0, ["id", "-un", "deploy"])).stdout.trim()).toBe("deploy");
+    expect(cluster.readFile(0, "/home/deploy/.ssh/authorized_keys")).toBe(
+      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITestKey deploy@test\n",
+    );
+    expect(
+      (
+        await cluster.exec(0, [
+          "stat",
+          "-c",
+          "%U:%G %a",
+          "/home/deploy/notes.txt",
+          "/home/deploy/.ssh/authorized_keys",
+          "/home/deploy/.ssh",
+        ])
+      ).stdout,
+    ).toBe("deploy:deploy 640\ndeploy:deploy 600\ndeploy:deploy 700\n");
     expect(cluster.readFile(0, "/run/systemd/system/fleet.service.d/20-cloudinit.conf")).toBe(
       `[Service]\nEnvironment="FLEET_ETCD_SERVERS=${etcd.endpoints.join(",")}"\nEnvironment="FLEET_METADATA=role=web,region=test"\nEnvironment="FLEET_PUBLIC_IP=127.0.0.21"\n`,
     );
