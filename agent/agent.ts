@@ -342,7 +342,9 @@ export class Agent {
     this.stats.passes++;
     if (this.#relisting !== undefined) return; // it triggers a pass when done
     await this.#fetchTexts();
-    // Checked after the awaits: a pass that waited on etcd may find the agent fenced by now.
+    // Checked after the awaits: a pass that waited on etcd (or a process that was paused) may
+    // be past the fence deadline by now, before the fence timer had its turn.
+    if (this.#o.atMostOnce) this.#checkLease();
     if (this.#relisting !== undefined) return;
     if (this.#fencedSince !== undefined) {
       this.#fence();
