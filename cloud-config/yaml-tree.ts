@@ -130,7 +130,7 @@ function keyText(key: unknown): string {
   return String(key);
 }
 
-export function parseTree(text: string): ParsedTree {
+function parseWithLines(text: string) {
   const lc = new LineCounter();
   const doc = parseDocument(text, {
     schema: "failsafe",
@@ -140,6 +140,26 @@ export function parseTree(text: string): ParsedTree {
     prettyErrors: false,
     keepSourceTokens: false,
   });
+  return { doc, lc };
+}
+
+export function parseTree(original: string): ParsedTree {
+  let text = original;
+  let { doc, lc } = parseWithLines(text);
+  if (doc.errors.length > 0) {
+    // coreos-cloudinit's libyaml accepted quoted values whose continuation lines are not
+    // indented under their key (YAML 1.2 forbids it; fixture c083 and many real documents do
+    // it). Indenting those lines changes neither the value (a quoted scalar folds leading
+    // white space away) nor any line number, so retry once that way.
+    const repaired = indentQuotedContinuations(text);
+    if (repaired !== text) {
+      const again = parseWithLines(repaired);
+      if (again.doc.errors.length === 0) {
+        text = repaired;
+        ({ doc, lc } = again);
+      }
+    }
+  }
   const lineOf = (offset: number | undefined) =>
     offset === undefined ? 1 : lc.linePos(offset).line;
   const first = doc.errors[0];
@@ -210,4 +230,53 @@ function lastContentLine(text: string): number {
   const lines = text.split("\n");
   for (let i = lines.length - 1; i >= 0; i--) if ((lines[i] ?? "").trim() !== "") return i + 1;
   return 1;
+}
+
+/** `key: 'text` or `- "text` whose quote does not close on its line: the opening indentation. */
+const QUOTED_VALUE_START = /^( *)(- +)?(?:[^\s#'"][^#'"]*?: +)?(['"])/;
+
+/** Where the quoted scalar that opens at `from` on `line` closes, or -1 if not on this line. */
+function closingQuote(line: string, from: number, quote: string): number {
+  for (let i = from; i < line.length; i++) {
+    const ch = line[i];
+    if (quote === '"' && ch === "\\") {
+      i++;
+      continue;
+    }
+    if (ch !== quote) continue;
+    if (quote === "'" && line[i + 1] === "'") {
+      i++;
+      continue;
+    }
+    return i;
+  }
+  return -1;
+}
+
+/**
+ * Indents the continuation lines of multi-line quoted values one column deeper than the line
+ * that opens them, when they are not already; everything else is left byte for byte.
+ */
+export function indentQuotedContinuations(text: string): string {
+  const lines = text.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] ?? "";
+    const m = QUOTED_VALUE_START.exec(line);
+    if (m === null) continue;
+    const quote = m[3] ?? '"';
+    // The column of the key (after a list dash): continuation lines must be deeper than it.
+    const indent = (m[1] ?? "").length + (m[2] ?? "").length;
+    if (closingQuote(line, m[0].length, quote) >= 0) continue;
+    for (let j = i + 1; j < lines.length; j++) {
+      const cont = lines[j] ?? "";
+      const lead = cont.length - cont.trimStart().length;
+      if (cont.trim() !== "" && lead <= indent)
+        lines[j] = `${" ".repeat(indent + 1 - lead)}${cont}`;
+      if (closingQuote(cont, 0, quote) >= 0) {
+        i = j;
+        break;
+      }
+    }
+  }
+  return lines.join("\n");
 }

@@ -58,13 +58,6 @@ const isSectionDeprecation = (e: Entry) =>
 const isSpuriousLineZero = (e: Entry) =>
   e.line === 0 && e.message === 'incorrect type for "" (want struct)';
 
-/**
- * Known difference (docs/cloud-config.md): a multi-line quoted scalar whose continuation lines
- * are not indented under their key is a YAML syntax error in YAML 1.2 (the `yaml` package);
- * coreos-cloudinit's libyaml accepted it.
- */
-const UNDER_INDENTED_QUOTED = new Set(["c083"]);
-
 /** write_files entries without a path or with a relative one. */
 const REFUSED_BY_PLANNER = new Set([
   "c005",
@@ -117,10 +110,6 @@ describe("coreos-cloudinit's fixtures (test/fixtures/cloudconfig.json)", () => {
 
       it("validation verdicts and line numbers", () => {
         const got = validateUserData(c.document);
-        if (UNDER_INDENTED_QUOTED.has(c.id)) {
-          expect(got.entries.map((e) => e.kind)).toEqual(["error"]);
-          return;
-        }
         const want = expectedEntries(c);
         expect(verdict(got.entries, c.validate.entry_order_varies)).toEqual(
           verdict(want, c.validate.entry_order_varies),
@@ -149,7 +138,7 @@ describe("coreos-cloudinit's fixtures (test/fixtures/cloudconfig.json)", () => {
       }
 
       const cc = c.cloud_config;
-      if (cc !== undefined && !UNDER_INDENTED_QUOTED.has(c.id)) {
+      if (cc !== undefined) {
         it("parsed structure (after $private_ipv4-style substitution)", () => {
           const doc = parseUserData(substitute(c.document, SUBS));
           const want = goNormalize(cc) as { coreos: { fleet: Record<string, unknown> } };
@@ -162,11 +151,7 @@ describe("coreos-cloudinit's fixtures (test/fixtures/cloudconfig.json)", () => {
         });
       }
 
-      if (
-        c.decoded_write_files !== undefined &&
-        c.parse_error === null &&
-        !UNDER_INDENTED_QUOTED.has(c.id)
-      ) {
+      if (c.decoded_write_files !== undefined && c.parse_error === null) {
         it("decoded write_files: content and mode", () => {
           const doc = parseUserData(substitute(c.document, SUBS));
           const files = doc.config.write_files ?? [];
@@ -201,12 +186,7 @@ describe("coreos-cloudinit's fixtures (test/fixtures/cloudconfig.json)", () => {
         });
       }
 
-      if (
-        c.unit_actions !== undefined &&
-        c.parse_error === null &&
-        c.unit_actions_error === null &&
-        !UNDER_INDENTED_QUOTED.has(c.id)
-      ) {
+      if (c.unit_actions !== undefined && c.parse_error === null && c.unit_actions_error === null) {
         it("unit actions (for the units fleet-ts applies) in coreos-cloudinit's order", () => {
           const doc = parseUserData(substitute(c.document, SUBS));
           const accounts = {

@@ -358,6 +358,17 @@ coreos:
   });
 });
 
+describe("YAML leniency kept from coreos-cloudinit", () => {
+  it("a quoted value continued at column 0 is read as libyaml read it", () => {
+    const doc = parseUserData(
+      "#cloud-config\nwrite_files:\n  - path: /x\n    content: 'a\nb\n\n  c'\nhostname: h\n",
+    );
+    expect(doc.tree?.syntaxError).toBeUndefined();
+    expect(doc.config.write_files?.[0]?.content).toBe("a b\nc");
+    expect(doc.config.hostname).toBe("h");
+  });
+});
+
 describe("commandDecision (idempotent unit commands)", () => {
   it("start and stop only when the unit is not already there", () => {
     expect(commandDecision("start", true, false)).toBe("already running");
