@@ -189,6 +189,16 @@ describe("fleetctl endpoints", () => {
     expect(r).toEqual({ out: "UNIT\tMACHINE\tACTIVE\tSUB\n", err: "", code: 0 });
   });
 
+  it("global flags may follow the command, as fleet's persistent flags could", async () => {
+    const { url, seen } = await serve(() => ({ status: 200, body: "{}" }));
+    expect(await fleetctl(["list-units", "--no-legend", `--endpoint=${url}`])).toEqual({
+      out: "",
+      err: "",
+      code: 0,
+    });
+    expect(seen.map((r) => r.url)).toEqual(["/fleet/v1/state"]);
+  });
+
   it("a malformed answer is an error naming the field, not a crash", async () => {
     const { url } = await serve(() => ({ status: 200, body: '{"units":[{"name":5}]}' }));
     const r = await fleetctl(["--endpoint", url, "list-unit-files"]);
