@@ -10,13 +10,14 @@ import { fileURLToPath } from "node:url";
 import { Command, CommanderError, Option } from "commander";
 import { applyPlan, readAccounts } from "./apply.js";
 import { parseUserData } from "./document.js";
-import { CloudConfigError } from "./errors.js";
-import { describeAction, planCloudConfig } from "./plan.js";
+import { CloudConfigError, CloudConfigInputError } from "./errors.js";
+import { describeAction, type Plan, planCloudConfig } from "./plan.js";
 import { readFromFile, readFromStdin, readFromUrl } from "./source.js";
 import { writeRunState } from "./state-file.js";
 import { type Substitutions, substitute } from "./substitute.js";
 import { SystemdUnitManager } from "./unit-manager.js";
 import { validateDocument } from "./validate.js";
+import { lineOfField } from "./yaml-tree.js";
 
 interface Flags {
   fromFile?: string;
@@ -95,7 +96,19 @@ async function run(flags: Flags): Promise<number> {
     err(`${source.name}: refusing to apply: ${n} error(s) above; nothing was changed`);
     return 1;
   }
-  const plan = planCloudConfig(doc.config, readAccounts(root));
+  const located = (e: CloudConfigInputError) => {
+    const line = lineOfField(doc.tree?.root, e.where.split(":")[0] ?? e.where);
+    return new CloudConfigInputError(
+      line === undefined ? source.name : `${source.name}:${line}`,
+      e.message,
+    );
+  };
+  let plan: Plan;
+  try {
+    plan = planCloudConfig(doc.config, readAccounts(root));
+  } catch (e) {
+    throw e instanceof CloudConfigInputError ? located(e) : e;
+  }
   for (const i of plan.ignored) err(`${source.name}: not applied: ${i}`);
   if (flags.dryRun) {
     plan.actions.forEach((a, i) => {
@@ -110,6 +123,8 @@ async function run(flags: Flags): Promise<number> {
     const result = await applyPlan(plan, { root, ...(units ? { units } : {}), log: out });
     writeRunState(root, text, result);
     return 0;
+  } catch (e) {
+    throw e instanceof CloudConfigInputError ? located(e) : e;
   } finally {
     units?.close();
   }

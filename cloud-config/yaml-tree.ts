@@ -280,3 +280,25 @@ export function indentQuotedContinuations(text: string): string {
   }
   return lines.join("\n");
 }
+
+/**
+ * The line of a field path such as `write_files[2].owner` or `coreos.units[0].name` (keys with
+ * "-" or "_"), or of its nearest ancestor that is in the document; undefined if none is.
+ */
+export function lineOfField(root: TreeNode | undefined, field: string): number | undefined {
+  let node = root;
+  let line: number | undefined;
+  for (const part of field.split(".")) {
+    const m = /^([^[]*)((?:\[\d+\])*)$/.exec(part);
+    if (m === null || node === undefined) break;
+    node = node.children.find((c) => c.name === m[1]);
+    if (node === undefined) break;
+    line = node.line;
+    for (const idx of (m[2] ?? "").match(/\d+/g) ?? []) {
+      node = node?.kind === "seq" ? node.children[Number(idx)] : undefined;
+      if (node === undefined) break;
+      line = node.line;
+    }
+  }
+  return line;
+}

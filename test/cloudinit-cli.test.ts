@@ -183,7 +183,7 @@ describe("fleet-cloudinit", () => {
     );
     const r = await cli(["--root", root, "--from-file", file]);
     expect(r.code).toBe(1);
-    expect(r.err).toContain('write_files[0].owner: owner "ghost": no user "ghost"');
+    expect(r.err).toContain(`${file}:5: write_files[0].owner: owner "ghost": no user "ghost"`);
     expect(existsSync(path.join(root, "etc/hostname"))).toBe(false);
   });
 
