@@ -125,6 +125,22 @@ describe("coreos-cloudinit's fixtures (test/fixtures/cloudconfig.json)", () => {
         expect(msgs(got.entries)).toEqual(msgs(want));
       });
 
+      if (c.parse_error !== null && c.user_data_kind === "cloud-config") {
+        it("what coreos-cloudinit failed to parse (then applied an empty config) is not applied here", () => {
+          const doc = parseUserData(substitute(c.document, SUBS));
+          const report = validateUserData(c.document);
+          let refused = report.hasErrors;
+          if (!refused) {
+            try {
+              planCloudConfig(doc.config, { users: [], groups: [] });
+            } catch (e) {
+              refused = e instanceof CloudConfigInputError;
+            }
+          }
+          expect(refused).toBe(true);
+        });
+      }
+
       if (c.id === "c139" || c.id === "c061") {
         it("policy #19: no spurious line-0 warning after the syntax error", () => {
           expect(c.validate.entries.some(isSpuriousLineZero)).toBe(true);
