@@ -2,8 +2,8 @@
  * The engine leader's fleetd killed (SIGKILL; systemd restarts it a second later, as
  * fleet.service says), on 3 real hosts with agent_ttl=3s (needs root). Units submitted while
  * no engine leads are scheduled once a new leader is elected, which happens when the dead
- * leader's election key expires with its lease (≤ agent_ttl after its last keepalive). The
- * restarted fleetd takes its machine's lease back: nothing on that host is restarted.
+ * leader's election key expires with its lease (≤ agent_ttl after its last keepalive). No unit
+ * on the other hosts is touched by the change of leader.
  *
  * Times come from etcd's own revisions (the election key's deletion, the units' creation) and
  * are printed; the bound asserted on the election is generous (agent_ttl + 5 s) so that a
@@ -54,10 +54,13 @@ afterAll(async () => {
 const T = { timeout: 60_000, interval: 100 };
 
 describe("(root) the engine leader killed", () => {
-  it("(root) a new leader within agent_ttl; units submitted meanwhile are scheduled; nothing restarted", async () => {
+  it("(root) a new leader within agent_ttl; units submitted meanwhile are scheduled; units on other hosts untouched", async () => {
     await expect.poll(() => registered(registry, cluster), T).toEqual([0, 1, 2]);
-    await registry.units.create(unit("before.service", "[Service]\nExecStart=/bin/sleep 100000\n"));
-    await expect.poll(() => activeOn(cluster, "before.service"), T).toHaveLength(1);
+    const before = ["b1.service", "b2.service", "b3.service"];
+    for (const name of before) {
+      await registry.units.create(unit(name, "[Service]\nExecStart=/bin/sleep 100000\n"));
+    }
+    for (const name of before) await expect.poll(() => activeOn(cluster, name), T).toHaveLength(1);
     // Wait until every engine campaigns, so that a successor is waiting.
     await expect
       .poll(async () => (await registry.kv.range(`${registry.keys.election}/`)).kvs.length, T)
@@ -67,12 +70,11 @@ describe("(root) the engine leader killed", () => {
     const [oldKey] = (await registry.kv.range(`${registry.keys.election}/`)).kvs.sort(
       (a, b) => a.createRevision - b.createRevision,
     );
-    const pidsBefore = new Map<string, string>();
-    const [runsBefore] = await activeOn(cluster, "before.service");
-    pidsBefore.set(
-      "before.service",
-      await show(cluster, runsBefore as number, "before.service", "MainPID"),
-    );
+    const runningBefore = new Map<string, string>();
+    for (const name of before) {
+      const [host] = await activeOn(cluster, name);
+      runningBefore.set(name, `${host}:${await show(cluster, host as number, name, "MainPID")}`);
+    }
     const oldFleetd = await fleetdPid(cluster, leader);
 
     const elections: { event: WatchEvent; at: number }[] = [];
@@ -116,15 +118,20 @@ describe("(root) the engine leader killed", () => {
     const newLeader = await leaderHost(registry, cluster);
     expect(newLeader).toBeGreaterThanOrEqual(0);
 
-    // The killed fleetd came back (Restart=always) with its machine's lease: the unit that ran
-    // before runs on, where it was, with the same process.
+    // The units on the other hosts were not touched by the change of leader: same host, same
+    // process. (The killed fleetd's own units stay too when systemd restarts it within
+    // agent_ttl, as test/fleetd-service.root.test.ts shows; on a loaded machine its restart may
+    // take longer, and then they are rescheduled, as they should be. Either way: once each.)
     await expect.poll(() => fleetdPid(cluster, leader), T).not.toBe(oldFleetd);
+    for (const name of before) {
+      const was = runningBefore.get(name) ?? "";
+      if (was.startsWith(`${leader}:`)) continue;
+      const [host] = await activeOn(cluster, name);
+      expect(`${host}:${await show(cluster, host as number, name, "MainPID")}`).toBe(was);
+    }
     await expect.poll(() => registered(registry, cluster), T).toEqual([0, 1, 2]);
-    expect(await activeOn(cluster, "before.service")).toEqual([runsBefore]);
-    expect(await show(cluster, runsBefore as number, "before.service", "MainPID")).toBe(
-      pidsBefore.get("before.service"),
-    );
-    for (const name of [...pending, "before.service"]) {
+    for (const name of [...pending, ...before]) {
+      await expect.poll(async () => (await activeOn(cluster, name)).length, T).toBe(1);
       expect(await placedOn(registry, cluster, name)).toEqual(await activeOn(cluster, name));
     }
   }, 120_000);
