@@ -119,7 +119,10 @@ function targetPath(a: Action): string | undefined {
  * a non-directory where a directory is needed.
  */
 export function preflight(plan: Plan, root: string): void {
-  const realRoot = realpathSync(root);
+  const realRoot = realpathOrUndefined(root);
+  if (realRoot === undefined || !statSync(realRoot).isDirectory()) {
+    throw new CloudConfigInputError("--root", `${root} is not an existing directory`);
+  }
   for (const a of plan.actions) {
     const p = targetPath(a);
     if (p === undefined) continue;

@@ -199,6 +199,12 @@ describe("applyPlan --root", () => {
     expect(r.results.map((x) => x.outcome)).toEqual(["unchanged", "changed"]);
   });
 
+  it("a root that is not a directory is refused", async () => {
+    await expect(
+      applyPlan(plan("#cloud-config\n"), { root: path.join(root, "nope") }),
+    ).rejects.toThrow(/^--root: .*nope is not an existing directory/);
+  });
+
   it("systemd actions are reported as skipped when there is no systemd for the root", async () => {
     const r = await applyPlan(
       plan(
