@@ -70,14 +70,12 @@ describe("(etcd) drain through the engine", () => {
   it("(etcd) moves non-global units away, keeps global ones, and moves nothing back on undrain", async () => {
     for (const n of ["a.service", "b.service", "c.service"]) await registry.units.create(unit(n));
     await registry.units.create(unit("g.service", true));
-    await expect
-      .poll(placements, { timeout: 15_000 })
-      .toEqual({
-        "a.service": ["1"],
-        "b.service": ["2"],
-        "c.service": ["3"],
-        "g.service": ["1", "2", "3"],
-      });
+    await expect.poll(placements, { timeout: 15_000 }).toEqual({
+      "a.service": ["1"],
+      "b.service": ["2"],
+      "c.service": ["3"],
+      "g.service": ["1", "2", "3"],
+    });
 
     await registry.drains.drain(M[0]);
     await expect.poll(placements, { timeout: 15_000 }).toMatchObject({
