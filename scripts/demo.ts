@@ -128,7 +128,13 @@ function fleetctlEnv(): NodeJS.ProcessEnv {
     endpoint: string;
     tokenFile: string;
   };
-  return { ...process.env, FLEETCTL_ENDPOINT: conf.endpoint, FLEETCTL_TOKEN_FILE: conf.tokenFile };
+  return {
+    ...process.env,
+    FLEETCTL_ENDPOINT: conf.endpoint,
+    FLEETCTL_TOKEN_FILE: conf.tokenFile,
+    // fleet's 3 s default is too short on a loaded machine that also hosts the whole cluster.
+    FLEETCTL_REQUEST_TIMEOUT: process.env.FLEETCTL_REQUEST_TIMEOUT ?? "20",
+  };
 }
 
 async function waitFor(what: string, timeoutMs: number, ok: () => Promise<boolean>): Promise<void> {
@@ -165,7 +171,15 @@ async function up(): Promise<void> {
   writeFileSync(path.join(STATE_DIR, "demo.json"), JSON.stringify({ endpoint, tokenFile }));
   writeFileSync(
     path.join(STATE_DIR, "fleetctl"),
-    `#!/bin/sh\n# fleetctl against the demo cluster (made by make demo)\nFLEETCTL_ENDPOINT=${endpoint} FLEETCTL_TOKEN_FILE=${tokenFile} exec ${process.execPath} ${FLEETCTL} "$@"\n`,
+    [
+      "#!/bin/sh",
+      "# fleetctl against the demo cluster (made by make demo)",
+      `export FLEETCTL_ENDPOINT=${endpoint} FLEETCTL_TOKEN_FILE=${tokenFile}`,
+      // A shell default (not a template): the caller may still set a timeout of its own.
+      `export FLEETCTL_REQUEST_TIMEOUT=$${"{"}FLEETCTL_REQUEST_TIMEOUT:-20}`,
+      `exec ${process.execPath} ${FLEETCTL} "$@"`,
+      "",
+    ].join("\n"),
     { mode: 0o755 },
   );
   for (let i = 0; i < HOSTS.length; i++) {
