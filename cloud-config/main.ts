@@ -8,6 +8,7 @@ import { realpathSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, CommanderError, Option } from "commander";
+import { z } from "zod";
 import { applyPlan, readAccounts } from "./apply.js";
 import { parseUserData } from "./document.js";
 import { CloudConfigError, CloudConfigInputError } from "./errors.js";
@@ -19,19 +20,27 @@ import { SystemdUnitManager } from "./unit-manager.js";
 import { validateDocument } from "./validate.js";
 import { lineOfField } from "./yaml-tree.js";
 
-interface Flags {
-  fromFile?: string;
-  fromUrl?: string;
-  validate?: boolean;
-  dryRun?: boolean;
-  root?: string;
-  bus?: string;
-  strict?: boolean;
-  ignoreFailure?: boolean;
-  publicIpv4?: string;
-  privateIpv4?: string;
-  publicIpv6?: string;
-  privateIpv6?: string;
+const flagsSchema = z.object({
+  fromFile: z.string().min(1).optional(),
+  fromUrl: z.string().min(1).optional(),
+  validate: z.boolean().optional(),
+  dryRun: z.boolean().optional(),
+  root: z.string().min(1).optional(),
+  bus: z.string().min(1).optional(),
+  strict: z.boolean().optional(),
+  ignoreFailure: z.boolean().optional(),
+  publicIpv4: z.ipv4().optional(),
+  privateIpv4: z.ipv4().optional(),
+  publicIpv6: z.ipv6().optional(),
+  privateIpv6: z.ipv6().optional(),
+});
+type Flags = z.infer<typeof flagsSchema>;
+
+/** commander's camelCase option name → the flag as typed. */
+function flagName(key: PropertyKey | undefined): string {
+  return `--${String(key ?? "")
+    .replace(/[A-Z0-9]+/g, (m) => `-${m.toLowerCase()}`)
+    .replace(/v-4|v-6/, (m) => m.replace("-", ""))}`;
 }
 
 class UsageError extends CloudConfigError {
@@ -156,7 +165,14 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
     throw e;
   }
-  const flags = program.opts<Flags>();
+  const parsed = flagsSchema.safeParse(program.opts());
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      process.stderr.write(`fleet-cloudinit: ${flagName(issue.path[0])}: ${issue.message}\n`);
+    }
+    return 2;
+  }
+  const flags = parsed.data;
   try {
     const code = await run(flags);
     return code === 1 && flags.ignoreFailure ? 0 : code;

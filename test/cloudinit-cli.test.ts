@@ -190,6 +190,15 @@ describe("fleet-cloudinit", () => {
   it("usage errors exit 2; a missing file exits 1 naming it", async () => {
     expect((await cli(["--from-file", "a", "--from-url", "http://127.0.0.1:1/"])).code).toBe(2);
     expect((await cli(["--no-such-flag"])).code).toBe(2);
+    const ip = await cli([
+      "--dry-run",
+      "--private-ipv4",
+      "10.0.0.300",
+      "--from-file",
+      path.join(dir, "good.yml"),
+    ]);
+    expect(ip.code).toBe(2);
+    expect(ip.err).toMatch(/^fleet-cloudinit: --private-ipv4: /);
     const r = await cli(["--from-file", path.join(dir, "nope.yml")]);
     expect(r.code).toBe(1);
     expect(r.err).toContain(`cannot read user data from ${path.join(dir, "nope.yml")}`);
