@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import { Agent } from "./agent.js";
 import { type Api, createApi } from "./api/api.js";
-import { activatedFds, type Listener, listen, listenFd } from "./api/server.js";
+import { activatedFds, type Listener, listen, listenFd, type ServerTls } from "./api/server.js";
 import type { FleetConfig } from "./config/schema.js";
 import { Engine } from "./engine/engine.js";
 import type { Logger } from "./logging/logger.js";
@@ -65,14 +65,16 @@ export function detectPublicIp(): string {
   return "";
 }
 
+function readConfigured(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new FleetdError(`cannot read ${what} ${path}: ${(err as Error).message}`);
+  }
+}
+
 function etcdOptions(config: FleetConfig) {
-  const read = (path: string, what: string) => {
-    try {
-      return readFileSync(path);
-    } catch (err) {
-      throw new FleetdError(`cannot read ${what} ${path}: ${(err as Error).message}`);
-    }
-  };
+  const read = readConfigured;
   if (config.etcd_cafile === "" && (config.etcd_certfile !== "" || config.etcd_keyfile !== "")) {
     // Without a CA the client would not use TLS at all, and the certificate would be ignored.
     throw new FleetdError(
@@ -101,11 +103,37 @@ function etcdOptions(config: FleetConfig) {
 }
 
 /**
+ * TLS of the API's TCP listeners, read at start so that a missing or unreadable file stops
+ * fleetd before it touches etcd or systemd. Half a configuration is refused rather than
+ * silently served as plain HTTP.
+ */
+export function apiTls(config: FleetConfig): ServerTls | undefined {
+  const { api_tls_cert: cert, api_tls_key: key, api_tls_client_ca: ca } = config;
+  if (cert === "" && key === "" && ca === "") return undefined;
+  if (cert === "" || key === "") {
+    throw new FleetdError(
+      ca !== "" && cert === "" && key === ""
+        ? "api_tls_client_ca needs api_tls_cert and api_tls_key (client certificates are checked over TLS only)"
+        : "api_tls_cert and api_tls_key go together: set both (the certificate and its private key)",
+    );
+  }
+  return {
+    cert: readConfigured(cert, "api_tls_cert"),
+    key: readConfigured(key, "api_tls_key"),
+    ...(ca === "" ? {} : { clientCa: readConfigured(ca, "api_tls_client_ca") }),
+  };
+}
+
+/**
  * The URL other fleetds reach this one's API at (for journal and status of its units): its
  * first TCP listener, with a wildcard address replaced by the machine's public IP. None without
  * a TCP listener: then the journal of a unit here is served only by this fleetd's own socket.
  */
-export function advertisedApiUrl(listen: readonly string[], publicIP: string): string | undefined {
+export function advertisedApiUrl(
+  listen: readonly string[],
+  publicIP: string,
+  tls = false,
+): string | undefined {
   for (const address of listen) {
     const m = /^tcp:\/\/(\[[^\]]+\]|[^:]+):(\d+)$/.exec(address);
     if (m === null) continue;
@@ -114,7 +142,7 @@ export function advertisedApiUrl(listen: readonly string[], publicIP: string): s
       if (publicIP === "") continue;
       host = publicIP.includes(":") ? `[${publicIP}]` : publicIP;
     }
-    return `http://${host}:${m[2]}`;
+    return `${tls ? "https" : "http"}://${host}:${m[2]}`;
   }
   return undefined;
 }
@@ -127,10 +155,12 @@ export class Fleetd {
   readonly #listeners: Listener[] = [];
   #api: Api | undefined;
   readonly machineId: string;
+  readonly #apiTls: ServerTls | undefined;
 
   constructor(private readonly opts: FleetdOptions) {
     const { config, log } = opts;
     this.machineId = opts.machineId ?? readMachineId(config.machine_id_file);
+    this.#apiTls = apiTls(config);
     this.registry = new Registry({
       endpoints: config.etcd_servers,
       prefix: config.etcd_key_prefix,
@@ -159,7 +189,7 @@ export class Fleetd {
       log,
     });
     const publicIP = config.public_ip === "" ? detectPublicIp() : config.public_ip;
-    const apiUrl = advertisedApiUrl(config.api_listen, publicIP);
+    const apiUrl = advertisedApiUrl(config.api_listen, publicIP, this.#apiTls !== undefined);
     this.#agent = new Agent({
       registry: this.registry,
       systemd: this.#systemd,
@@ -210,7 +240,19 @@ export class Fleetd {
       version: FLEETD_VERSION,
       log,
       machineId: this.machineId,
-      ...(token === undefined ? {} : { peerToken: token }),
+      peerAuth: {
+        ...(token === undefined ? {} : { token }),
+        // The same certificate proves this fleetd to the others; the client CA checks theirs.
+        ...(this.#apiTls === undefined
+          ? {}
+          : {
+              tls: {
+                cert: this.#apiTls.cert,
+                key: this.#apiTls.key,
+                ...(this.#apiTls.clientCa === undefined ? {} : { ca: this.#apiTls.clientCa }),
+              },
+            }),
+      },
       ...(this.opts.hostCommandPrefix === undefined
         ? {}
         : { hostCommandPrefix: this.opts.hostCommandPrefix }),
@@ -226,6 +268,7 @@ export class Fleetd {
           ...(token === undefined ? {} : { token }),
           insecureTcp: config.api_insecure_tcp,
           upgrade: api.upgrade,
+          ...(this.#apiTls === undefined ? {} : { tls: this.#apiTls }),
         }),
       );
     }

@@ -11,6 +11,7 @@ command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 command -v nsenter >/dev/null 2>&1 || need_apt+=(util-linux)
 [ -x /lib/systemd/systemd ] || need_apt+=(systemd)
 command -v dbus-daemon >/dev/null 2>&1 || need_apt+=(dbus)
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl) # certificates for the API TLS tests
 if [ "${#need_apt[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "setup: missing ${need_apt[*]}; run as root (apt-get install -y ${need_apt[*]})" >&2

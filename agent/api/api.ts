@@ -81,7 +81,7 @@ export function createApi(opts: ApiOptions): Api {
     const upstream = await openUpstream(
       target.apiUrl as string,
       path,
-      opts.peerToken,
+      opts.peerAuth ?? {},
       target.machineId,
     );
     if (socket.destroyed) {

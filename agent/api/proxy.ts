@@ -1,7 +1,8 @@
 /**
  * @module agent/api/proxy
  * Forwarding a journal or status request to the fleetd of the machine that runs the unit, at
- * the `apiUrl` it advertises, with the cluster's bearer token. The upstream connection is made
+ * the `apiUrl` it advertises, with the cluster's bearer token (and, over HTTPS, this fleetd's
+ * certificate as its client certificate and the cluster's CA to check the other's). The upstream connection is made
  * before the client's upgrade is accepted, so a machine that cannot be reached is a plain 502
  * naming it, and an upstream refusal (404, 409, ...) reaches the client as is.
  * `X-Fleet-Proxied` marks a forwarded request: it is served where it lands or refused, never
@@ -15,10 +16,17 @@ import { ApiError } from "./errors.js";
 export const PROXIED_HEADER = "x-fleet-proxied";
 const CONNECT_TIMEOUT_MS = 10_000;
 
-function headers(token: string | undefined): Record<string, string> {
+/** How this fleetd proves itself to another one. */
+export interface PeerAuth {
+  readonly token?: string;
+  /** For https apiUrls: client certificate and key, and the CA the peer's certificate chains to. */
+  readonly tls?: { readonly cert?: Buffer; readonly key?: Buffer; readonly ca?: Buffer };
+}
+
+function headers(auth: PeerAuth): Record<string, string> {
   return {
     [PROXIED_HEADER]: "1",
-    ...(token === undefined ? {} : { Authorization: `Bearer ${token}` }),
+    ...(auth.token === undefined ? {} : { Authorization: `Bearer ${auth.token}` }),
   };
 }
 
@@ -49,14 +57,15 @@ function readBody(res: IncomingMessage): Promise<string> {
 export function openUpstream(
   apiUrl: string,
   path: string,
-  token: string | undefined,
+  auth: PeerAuth,
   machineId: string,
 ): Promise<WebSocket> {
   const url = new URL(path, apiUrl.replace(/^http/, "ws"));
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, {
-      headers: headers(token),
+      headers: headers(auth),
       handshakeTimeout: CONNECT_TIMEOUT_MS,
+      ...(url.protocol === "wss:" ? (auth.tls ?? {}) : {}),
     });
     ws.once("open", () => resolve(ws));
     ws.once("unexpected-response", (_req, res) => {
@@ -105,13 +114,20 @@ export function pipeJournal(client: WebSocket, upstream: WebSocket): void {
 export function proxyGet(
   apiUrl: string,
   path: string,
-  token: string | undefined,
+  auth: PeerAuth,
   machineId: string,
 ): Promise<{ status: number; body: string }> {
   const url = new URL(path, apiUrl);
-  const request = url.protocol === "https:" ? httpsRequest : httpRequest;
+  const secure = url.protocol === "https:";
+  const request = secure ? httpsRequest : httpRequest;
+  const options = {
+    method: "GET",
+    headers: headers(auth),
+    timeout: 60_000,
+    ...(secure ? (auth.tls ?? {}) : {}),
+  };
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: "GET", headers: headers(token), timeout: 60_000 }, (res) => {
+    const req = request(url, options, (res) => {
       void readBody(res).then((body) => resolve({ status: res.statusCode ?? 502, body }));
     });
     req.on("timeout", () => req.destroy(new Error("no answer within 60 s")));

@@ -20,7 +20,7 @@ import { HostCommandError, systemctlStatus } from "./host-commands.js";
 import { machineIdParam } from "./journal.js";
 import { parseMachinePatch } from "./machine-patch.js";
 import { pageFromQuery, pageOf } from "./pagination.js";
-import { PROXIED_HEADER, proxyGet } from "./proxy.js";
+import { type PeerAuth, PROXIED_HEADER, proxyGet } from "./proxy.js";
 import { readDrain, readWireMachines, readWireUnits } from "./reads.js";
 import { resolveUnitTarget } from "./unit-target.js";
 import { listing, wireUnitState } from "./wire.js";
@@ -35,8 +35,8 @@ export interface ApiOptions {
   readonly maxBodyBytes?: number;
   /** This fleetd's machine: journal and status of its units are served here, others proxied. */
   readonly machineId?: string;
-  /** The cluster's bearer token, sent when proxying to another machine's fleetd. */
-  readonly peerToken?: string;
+  /** How to authenticate when proxying to another machine's fleetd (token, TLS client cert). */
+  readonly peerAuth?: PeerAuth;
   /** Prepended to journalctl/systemctl (a fleetd outside its host enters it; default none). */
   readonly hostCommandPrefix?: readonly string[];
   /** Per event-stream client bound on unsent messages (default 8 MiB). */
@@ -332,7 +332,7 @@ async function unitStatus(
       `this fleetd (machine ${opts.machineId ?? "unknown"}) was asked, by another fleetd, for machine ${target.machineId}: their views of the cluster differ; retry`,
     );
   const path = `/fleet/v1/units/${encodeURIComponent(unit)}/status?machineID=${target.machineId}`;
-  const up = await proxyGet(target.apiUrl as string, path, opts.peerToken, target.machineId);
+  const up = await proxyGet(target.apiUrl as string, path, opts.peerAuth ?? {}, target.machineId);
   res.writeHead(up.status, {
     "Content-Type": "application/json",
     "Content-Length": Buffer.byteLength(up.body),

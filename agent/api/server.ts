@@ -1,13 +1,15 @@
 /**
  * @module agent/api/server
  * Where the API listens: a unix socket (fleet's unix:///var/run/fleet.sock, mode 0660: access
- * is by file permission) and optionally TCP, which requires a bearer token unless explicitly
- * started insecure (fleet served TCP with no authentication at all).
+ * is by file permission) and optionally TCP, plain or TLS. TCP requires an authentication: a
+ * bearer token, or TLS client certificates signed by a given CA, unless explicitly started
+ * insecure (fleet served TCP with no authentication at all).
  */
 
 import { timingSafeEqual } from "node:crypto";
 import { chmodSync, rmSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createTlsServer, type Server as TlsServer } from "node:https";
 import type { Duplex } from "node:stream";
 import { errorEntity } from "./errors.js";
 
@@ -58,8 +60,15 @@ function upgradeWithToken(upgrade: UpgradeHandler, token: string): UpgradeHandle
   };
 }
 
+/** TLS for a TCP listener; with `clientCa`, only clients with a certificate it signed get in. */
+export interface ServerTls {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+  readonly clientCa?: Buffer;
+}
+
 /** Without an upgrade handler, an upgrade request gets a 404 rather than a hung socket. */
-function serveUpgrades(server: Server, upgrade: UpgradeHandler | undefined): void {
+function serveUpgrades(server: Server | TlsServer, upgrade: UpgradeHandler | undefined): void {
   server.on(
     "upgrade",
     upgrade ??
@@ -72,7 +81,10 @@ function serveUpgrades(server: Server, upgrade: UpgradeHandler | undefined): voi
   );
 }
 
-function listenOn(server: Server, target: string | { port: number; host: string }): Promise<void> {
+function listenOn(
+  server: Server | TlsServer,
+  target: string | { port: number; host: string },
+): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     const done = () => {
@@ -112,11 +124,14 @@ export async function listenFd(
   return { address: `fd://${fd}`, close: () => new Promise((r) => server.close(() => r())) };
 }
 
-/** Listens on `unix:///path` or `tcp://host:port`; TCP needs `token` unless `insecureTcp`. */
+/**
+ * Listens on `unix:///path` or `tcp://host:port`; TCP needs `token` or `tls.clientCa` unless
+ * `insecureTcp`. With `tls` a TCP listener speaks HTTPS (a unix socket never does).
+ */
 export async function listen(
   address: string,
   handler: Handler,
-  opts: { token?: string; insecureTcp?: boolean; upgrade?: UpgradeHandler } = {},
+  opts: { token?: string; insecureTcp?: boolean; upgrade?: UpgradeHandler; tls?: ServerTls } = {},
 ): Promise<Listener> {
   if (address.startsWith("unix://")) {
     const path = address.slice("unix://".length);
@@ -130,12 +145,26 @@ export async function listen(
   const m = /^tcp:\/\/(\[[^\]]+\]|[^:]+):(\d+)$/.exec(address);
   if (m === null)
     throw new ListenError(`cannot listen on ${address}: use unix:///path or tcp://host:port`);
-  if (opts.token === undefined && !opts.insecureTcp) {
+  if (opts.token === undefined && opts.tls?.clientCa === undefined && !opts.insecureTcp) {
     throw new ListenError(
-      `refusing to serve the API on ${address} without authentication: set api_token_file, or api_insecure_tcp=true`,
+      `refusing to serve the API on ${address} without authentication: set api_token_file or api_tls_client_ca, or api_insecure_tcp=true`,
     );
   }
-  const server = createServer(opts.token === undefined ? handler : withToken(handler, opts.token));
+  const guarded = opts.token === undefined ? handler : withToken(handler, opts.token);
+  const tls = opts.tls;
+  const server =
+    tls === undefined
+      ? createServer(guarded)
+      : createTlsServer(
+          {
+            cert: tls.cert,
+            key: tls.key,
+            ...(tls.clientCa === undefined
+              ? {}
+              : { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true }),
+          },
+          guarded,
+        );
   serveUpgrades(
     server,
     opts.upgrade === undefined || opts.token === undefined
