@@ -206,6 +206,58 @@ describe("(etcd) fleetctl --watch over the API's event stream", () => {
   });
 });
 
+describe("(etcd) listings in one read", () => {
+  it("(etcd) list-units from the event snapshot equals the paged listing", async () => {
+    // A second socket on the same API without the event stream: fleetctl pages, as with fleet.
+    const paged = await listen(`unix://${join(dir, "paged.sock")}`, api.handler);
+    try {
+      await registry.units.create({ name: "b.service", options, hash, desiredState: "launched" });
+      await registry.schedule.apply(
+        [
+          {
+            type: "schedule",
+            machineId: M2,
+            unit: "b.service",
+            entry: { hash, desiredState: "launched" },
+          },
+        ],
+        [],
+      );
+      await registry.states.publish(M2, presences[1]?.leaseId as string, [
+        {
+          unit: "b.service",
+          state: {
+            loadState: "loaded",
+            activeState: "active",
+            subState: "running",
+            hash,
+            since: 1,
+          },
+        },
+      ]);
+      const env = { FLEETCTL_ENDPOINT: `unix://${join(dir, "paged.sock")}` };
+      for (const args of [
+        ["list-units"],
+        ["list-units", "--full", "--fields=unit,machine,active,sub,load,hash"],
+        ["list-units", "-o", "json"],
+      ]) {
+        const pagedResult = await fleetctl(args, env);
+        expect(pagedResult.out).toContain("b.service");
+        // The snapshot comes from the API's event feed, which follows etcd's watch: it may be
+        // a few milliseconds behind a write made just before.
+        await expect.poll(() => fleetctl(args)).toEqual(pagedResult);
+      }
+      await registry.schedule.apply([{ type: "unschedule", machineId: M2, unit: "b.service" }], []);
+      await registry.states.publish(M2, presences[1]?.leaseId as string, [
+        { unit: "b.service", state: undefined },
+      ]);
+      await registry.units.destroy("b.service");
+    } finally {
+      await paged.close();
+    }
+  });
+});
+
 describe("(etcd) fleetctl drain and undrain", () => {
   it("(etcd) drains a machine named by its short ID, shows it, and undrains it", async () => {
     const d = await fleetctl(["drain", "aaaaaaaa"]);

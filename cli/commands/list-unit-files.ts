@@ -21,6 +21,7 @@ import {
   printJson,
   renderTable,
 } from "../output.js";
+import { listUnitsAndMachines } from "../snapshot.js";
 import { watchCluster } from "../watch.js";
 import { sortedUnits } from "../watch-model.js";
 import type { WireUnit } from "../wire.js";
@@ -70,19 +71,12 @@ export const registerListUnitFiles: Register = (program, runner) => {
           });
         }
         let units: WireUnit[];
-        let machines: Machines = new Map();
+        let machines: Machines;
         try {
-          units = await ctx.api().units();
-          if (units.length > 0 && needsMachines(cols) && opts.output !== "json") {
-            machines = new Map(
-              (
-                await ctx
-                  .api()
-                  .machines()
-                  .catch(() => [])
-              ).map((m) => [m.id, m]),
-            );
-          }
+          ({ units, machines } = await listUnitsAndMachines(
+            ctx.api(),
+            needsMachines(cols) && opts.output !== "json",
+          ));
         } catch (err) {
           if (!(err instanceof CliError)) throw err;
           ctx.io.stderr(line(`Error retrieving list of units from repository: ${err.message}`));

@@ -20,6 +20,7 @@ import {
   printJson,
   renderTable,
 } from "../output.js";
+import { listStatesAndMachines } from "../snapshot.js";
 import { watchCluster } from "../watch.js";
 import { sortedStates } from "../watch-model.js";
 import type { WireState } from "../wire.js";
@@ -70,19 +71,12 @@ export const registerListUnits: Register = (program, runner) => {
           });
         }
         let states: WireState[];
-        let machines: Machines = new Map();
+        let machines: Machines;
         try {
-          states = await ctx.api().states();
-          if (states.length > 0 && needsMachines(cols) && opts.output !== "json") {
-            machines = new Map(
-              (
-                await ctx
-                  .api()
-                  .machines()
-                  .catch(() => [])
-              ).map((m) => [m.id, m]),
-            );
-          }
+          ({ states, machines } = await listStatesAndMachines(
+            ctx.api(),
+            needsMachines(cols) && opts.output !== "json",
+          ));
         } catch (err) {
           if (!(err instanceof CliError)) throw err;
           ctx.io.stderr(line(`Error retrieving list of units from repository: ${err.message}`));
