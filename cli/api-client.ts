@@ -22,6 +22,7 @@ import {
   type WireMachine,
   type WireOptionSchema,
   type WireState,
+  WireStateSchema,
   type WireUnit,
   WireUnitSchema,
 } from "./wire.js";
@@ -203,6 +204,17 @@ export class ApiClient {
       const d = await this.#get(StatePageSchema, p);
       return { items: d.states, next: d.nextPageToken };
     });
+  }
+
+  /**
+   * The state of a unit placed on one machine (GET /fleet/v1/state/<name>, which reads only
+   * that unit's states), or undefined when none is reported yet.
+   */
+  async stateOf(name: string): Promise<WireState | undefined> {
+    const path = `/fleet/v1/state/${encodeURIComponent(name)}`;
+    const a = await this.request("GET", path);
+    if (a.status === 404) return undefined;
+    return this.#parse(WireStateSchema, this.#check(a, path), path);
   }
 
   machines(): Promise<WireMachine[]> {

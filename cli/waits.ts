@@ -8,7 +8,7 @@
 import { type Context, line, sleep } from "./context.js";
 import type { MachineCache } from "./machines.js";
 import { isGlobal } from "./unit-kind.js";
-import type { WireUnit } from "./wire.js";
+import type { WireState, WireUnit } from "./wire.js";
 
 /** Negative: do not wait. 0: wait forever. N: up to N attempts. */
 export function blockAttempts(opts: { noBlock?: boolean; blockAttempts?: number }): number {
@@ -129,12 +129,15 @@ export async function tryWaitForSystemdActive(
   const results = await Promise.all(
     units.map(async (name) => {
       const ok = await attempts(ctx, max, async () => {
-        const [u, states] = await Promise.all([ctx.api().unit(name), ctx.api().states(name)]);
+        const u = await ctx.api().unit(name);
         if (u === undefined) return false;
-        // A global unit is active when it is active on every machine that reports it.
+        // A global unit is active when it is active on every machine that reports it; any
+        // other has one state, read alone (a listing of every state would be filtered here).
         const here = isGlobal(u)
-          ? states.filter((s) => s.name === name)
-          : states.filter((s) => s.name === name && s.machineID === u.machineID);
+          ? (await ctx.api().states(name)).filter((s) => s.name === name)
+          : [await ctx.api().stateOf(name)].filter(
+              (s): s is WireState => s !== undefined && s.machineID === u.machineID,
+            );
         return (
           here.length > 0 &&
           here.every((s) => s.systemdActiveState === "active" && s.systemdLoadState === "loaded")
