@@ -80,7 +80,7 @@ export async function readWireUnits(
   registry: Registry,
   log: Logger,
   only?: string,
-): Promise<{ units: WireUnit[]; roundTrips: number }> {
+): Promise<{ units: WireUnit[]; roundTrips: number; revision: number }> {
   const k = registry.keys;
   const specs: ReadSpec[] =
     only === undefined
@@ -117,7 +117,11 @@ export async function readWireUnits(
     fill(set, more.results, log);
   }
   const names = [...set.units.keys()].sort();
-  return { units: names.flatMap((n) => set.wireUnit(n) ?? []), roundTrips };
+  return {
+    units: names.flatMap((n) => set.wireUnit(n) ?? []),
+    roundTrips,
+    revision: read.revision,
+  };
 }
 
 /** Live machines with effective metadata and the drain flag, by ID. */

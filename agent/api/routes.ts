@@ -18,12 +18,13 @@ import discovery from "./discovery-v1.json" with { type: "json" };
 import { ApiError, errorEntity } from "./errors.js";
 import { HostCommandError, systemctlStatus } from "./host-commands.js";
 import { machineIdParam } from "./journal.js";
+import { currentRevision, ListingCache } from "./listing-cache.js";
 import { parseMachinePatch } from "./machine-patch.js";
 import { pageFromQuery, pageOf } from "./pagination.js";
 import { type PeerAuth, PROXIED_HEADER, proxyGet } from "./proxy.js";
 import { readDrain, readWireMachines, readWireUnits } from "./reads.js";
 import { resolveUnitTarget } from "./unit-target.js";
-import { listing, wireUnitState } from "./wire.js";
+import { listing, type WireUnit, type WireUnitState, wireUnitState } from "./wire.js";
 
 export interface ApiOptions {
   readonly registry: Registry;
@@ -56,11 +57,38 @@ const PutUnitSchema = z.object({
 
 const DESIRED = new Set(["inactive", "loaded", "launched"]);
 
+/** The full listings paging reads from, each valid while etcd's revision does not move. */
+interface Listings {
+  readonly units: ListingCache<WireUnit>;
+  readonly states: ListingCache<WireUnitState>;
+}
+
+function listings(opts: ApiOptions): Listings {
+  const { registry, log } = opts;
+  const now = () => currentRevision(registry.client, registry.keys.prefix);
+  return {
+    units: new ListingCache(async () => {
+      const r = await readWireUnits(registry, log);
+      return { items: r.units, revision: r.revision };
+    }, now),
+    states: new ListingCache(async () => {
+      const { states, listing } = await registry.states.list();
+      const items = states
+        .sort((a, b) =>
+          a.unit === b.unit ? (a.machineId < b.machineId ? -1 : 1) : a.unit < b.unit ? -1 : 1,
+        )
+        .map((s) => wireUnitState(s.unit, s.machineId, s));
+      return { items, revision: listing.revision };
+    }, now),
+  };
+}
+
 export function apiHandler(opts: ApiOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const log = opts.log.with({ component: "api" });
+  const cached = listings(opts);
   return (req, res) => {
     res.setHeader("Server", `fleetd/${opts.version}`);
-    route(opts, req, res).catch((err: unknown) => {
+    route(opts, cached, req, res).catch((err: unknown) => {
       if (err instanceof ApiError) return sendError(res, err.status, err.message);
       if (err instanceof NotFoundError) return sendError(res, 404, err.message);
       if (err instanceof ConflictError) return sendError(res, 409, err.message);
@@ -117,7 +145,12 @@ async function readJson(req: IncomingMessage, max: number): Promise<unknown> {
   }
 }
 
-async function route(opts: ApiOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function route(
+  opts: ApiOptions,
+  cached: Listings,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   const url = new URL(req.url ?? "/", "http://fleet");
   const path = url.pathname;
   const method = req.method ?? "GET";
@@ -149,8 +182,7 @@ async function route(opts: ApiOptions, req: IncomingMessage, res: ServerResponse
     case "units":
       if (item === undefined) {
         if (method !== "GET") throw new ApiError(405, "only GET supported against this resource");
-        const { units } = await readWireUnits(opts.registry, opts.log);
-        const p = pageOf(units, page(opts.tokenLimit));
+        const p = pageOf(await cached.units.get(), page(opts.tokenLimit));
         return sendJson(res, listing("units", p.items, p.next));
       }
       if (method === "GET") {
@@ -172,25 +204,23 @@ async function route(opts: ApiOptions, req: IncomingMessage, res: ServerResponse
       throw new ApiError(405, "only GET, PUT and DELETE supported against this resource");
     case "state": {
       if (method !== "GET") throw new ApiError(405, "only GET supported against this resource");
-      const { states } = await opts.registry.states.list(item);
       const machine = url.searchParams.get("machineID");
       const unitName = url.searchParams.get("unitName");
-      const wire = states
-        .filter(
-          (s) =>
-            (machine === null || s.machineId === machine) &&
-            (unitName === null || s.unit === unitName),
-        )
-        .sort((a, b) =>
-          a.unit === b.unit ? (a.machineId < b.machineId ? -1 : 1) : a.unit < b.unit ? -1 : 1,
-        )
-        .map((s) => wireUnitState(s.unit, s.machineId, s));
+      const keep = (s: WireUnitState) =>
+        (machine === null || s.machineID === machine) && (unitName === null || s.name === unitName);
       if (item !== undefined) {
-        const first = wire[0];
+        // One unit's states: a narrow read, no need for the whole listing.
+        const { states } = await opts.registry.states.list(item);
+        const first = states
+          .map((s) => wireUnitState(s.unit, s.machineId, s))
+          .filter(keep)
+          .sort((a, b) => (a.machineID < b.machineID ? -1 : 1))[0];
         // fleet crashed here (nil pointer) for a unit with no state; say so instead.
         if (first === undefined) throw new ApiError(404, "unit state does not exist");
         return sendJson(res, JSON.stringify(first));
       }
+      const all = await cached.states.get();
+      const wire = machine === null && unitName === null ? all : all.filter(keep);
       const p = pageOf(wire, page(opts.tokenLimit));
       return sendJson(res, listing("states", p.items, p.next));
     }
