@@ -254,6 +254,9 @@ export class RegistryFeed {
             ? `m${sep}${t.id}`
             : `s${sep}${t.name}${sep}${t.machineId}`;
       touched.set(id, t);
+      // The unit object's currentState follows the state its agent reports (with the unit's
+      // hash): derive the unit again too; it is sent only if its JSON changed.
+      if (t.kind === "state") touched.set(`u${sep}${t.name}`, { kind: "unit", name: t.name });
     }
     flush();
     if (current > this.#revision) this.#revision = current;

@@ -302,6 +302,46 @@ describe("(etcd) GET /fleet/v1/events", () => {
     await otherL.close();
   });
 
+  it("(etcd) a unit is sent again when its agent reports reaching it (currentState follows)", async () => {
+    await registry.units.create(unit("reach.service"));
+    await sched("reach.service", M1, "launched");
+    const c = new Client();
+    await c.until((m) => m.some((x) => x.type === "ready"), "ready");
+    await registry.states.publish(M1, "0", [
+      {
+        unit: "reach.service",
+        state: {
+          loadState: "loaded",
+          activeState: "active",
+          subState: "running",
+          hash: H1,
+          since: 2,
+        },
+      },
+    ]);
+    await c.until(
+      (m) =>
+        m.some(
+          (x) =>
+            x.type === "unit" &&
+            x.name === "reach.service" &&
+            (x.unit as { currentState?: string } | undefined)?.currentState === "launched",
+        ),
+      "unit put with currentState launched",
+    );
+    // Derived once per change: the state and the unit, no duplicate of either.
+    const after = c.after().filter((x) => x.name === "reach.service");
+    expect(after.map((x) => x.type).sort()).toEqual(["state", "unit"]);
+    c.close();
+    // Leave M1 as the drain tests expect it.
+    await registry.states.publish(M1, "0", [{ unit: "reach.service", state: undefined }]);
+    await registry.schedule.apply(
+      [{ type: "unschedule", unit: "reach.service", machineId: M1 }],
+      [],
+    );
+    await registry.units.destroy("reach.service");
+  });
+
   it("(etcd) kinds=machine delivers machines only", async () => {
     const c = new Client("?kinds=machine&snapshot=true");
     await c.until((m) => m.some((x) => x.type === "ready"), "ready");
