@@ -28,6 +28,7 @@ import {
 } from "./reconciler/plan.js";
 import type { MachineRecord, ScheduleEntry, UnitStateRecord } from "./registry/codecs.js";
 import { decode, ScheduleEntrySchema } from "./registry/codecs.js";
+import { monotonicNow } from "./registry/leases.js";
 import { MachinePresence } from "./registry/machines.js";
 import type { Registry } from "./registry/registry.js";
 import type { PrefixWatch } from "./registry/watch.js";
@@ -107,7 +108,7 @@ export class Agent {
   }
 
   #now(): number {
-    return (this.#o.now ?? Date.now)();
+    return (this.#o.now ?? monotonicNow)();
   }
 
   async start(): Promise<void> {
@@ -290,6 +291,9 @@ export class Agent {
       )
       .finally(() => {
         this.#fencing = undefined;
+        // Unfenced while the stops ran: the pass that came then saw them still running and
+        // planned nothing; run one now rather than at the next resync.
+        if (this.#fencedSince === undefined) this.trigger();
       });
   }
 

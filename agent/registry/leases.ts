@@ -11,6 +11,15 @@ import type { Etcd3, IDuplexStream, ILeaseKeepAliveRequest, ILeaseKeepAliveRespo
 import type { Logger } from "../logging/logger.js";
 import { RegistryError } from "./errors.js";
 
+/**
+ * Milliseconds on a clock that never jumps: epoch time at process start plus monotonic time
+ * since. A lease's deadline must not move when NTP steps the wall clock (a backward step during
+ * a partition would let at_most_once fence too late, a forward one fence for nothing).
+ */
+export function monotonicNow(): number {
+  return performance.timeOrigin + performance.now();
+}
+
 export interface LeaseKeeperEvents {
   /** etcd says the lease is gone (expired or revoked): keys on it are deleted. */
   expired: [];
@@ -29,6 +38,8 @@ export class LeaseKeeper extends EventEmitter<LeaseKeeperEvents> {
   #renewedNotBefore: number;
   #stale = false;
   #closed = false;
+  /** Callers waiting for the next answer (resume). */
+  #answerWaiters: (() => void)[] = [];
 
   private constructor(
     private readonly client: Etcd3,
@@ -48,7 +59,7 @@ export class LeaseKeeper extends EventEmitter<LeaseKeeperEvents> {
     client: Etcd3,
     ttlSeconds: number,
     log: Logger,
-    now: () => number = Date.now,
+    now: () => number = monotonicNow,
   ): Promise<LeaseKeeper> {
     const ttl = Math.max(1, Math.ceil(ttlSeconds));
     const asked = now();
@@ -67,7 +78,7 @@ export class LeaseKeeper extends EventEmitter<LeaseKeeperEvents> {
     client: Etcd3,
     id: string,
     log: Logger,
-    now: () => number = Date.now,
+    now: () => number = monotonicNow,
   ): Promise<LeaseKeeper | undefined> {
     const asked = now();
     const res = await client.leaseClient.leaseTimeToLive({ ID: id });
@@ -83,8 +94,26 @@ export class LeaseKeeper extends EventEmitter<LeaseKeeperEvents> {
       renewed,
     );
     keeper.#start();
+    // Wait for etcd's answer, not just for the write: until it comes, renewedNotBefore is the
+    // predecessor's, and a restart that took most of the TTL would look like a lease about to
+    // expire (at_most_once would stop every unit, then start them again). Bounded by what is
+    // left of the TTL: no answer by then means the lease may really be going.
+    const answered = keeper.#nextAnswer(Math.max(0, Number(res.TTL) * 1000 - (now() - asked)));
     await keeper.keepaliveOnce();
+    await answered;
     return keeper;
+  }
+
+  #nextAnswer(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      timer.unref();
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#answerWaiters.push(done);
+    });
   }
 
   /** When the last keepalive succeeded (ms, the injected clock). */
@@ -150,6 +179,10 @@ export class LeaseKeeper extends EventEmitter<LeaseKeeperEvents> {
   #onResponse(res: ILeaseKeepAliveResponse): void {
     if (this.#closed) return;
     const sentAt = this.#unanswered.shift();
+    // After the state below is updated: waiters look at it.
+    queueMicrotask(() => {
+      for (const w of this.#answerWaiters.splice(0)) w();
+    });
     if (Number(res.TTL) <= 0) {
       this.log.warn("etcd reports the lease expired", { lease: this.id });
       this.close();

@@ -3,6 +3,7 @@ import { type EtcdCluster, startEtcd } from "../../test/harness/etcd.js";
 import { memoryLogger } from "../logging/logger.js";
 import type { MachineRecord, UnitRecord } from "./codecs.js";
 import { ConflictError, CorruptValueError, FencedError, NotFoundError } from "./errors.js";
+import { LeaseKeeper, monotonicNow } from "./leases.js";
 import { MachinePresence } from "./machines.js";
 import { Registry } from "./registry.js";
 import type { ScheduleChange } from "./schedule.js";
@@ -212,6 +213,20 @@ describe("(etcd) machines", () => {
     await new Promise((res) => setTimeout(res, 3000));
     expect((await r.machines.list()).machines).toHaveLength(1);
     await second.revoke();
+  });
+
+  it("(etcd) a resumed lease counts from its own first answered keepalive, not its predecessor's", async () => {
+    const r = registry();
+    const first = await LeaseKeeper.grant(r.client, 3, r.log);
+    first.close(); // the old fleetd stops; its last renewal is now
+    await new Promise((res) => setTimeout(res, 1500)); // a slow restart: half the TTL gone
+    const before = monotonicNow();
+    const resumed = await LeaseKeeper.resume(r.client, first.id, r.log);
+    expect(resumed?.id).toBe(first.id);
+    // resume() waited for etcd's answer: the lease is known renewed at or after `before`, so
+    // at_most_once does not take the restart for a lease about to expire.
+    expect(resumed?.renewedNotBefore).toBeGreaterThanOrEqual(before);
+    await resumed?.revoke();
   });
 
   it("(etcd) after its lease is revoked behind its back, an agent registers again under a new lease", async () => {
