@@ -296,6 +296,14 @@ describe("(etcd) fleet API v1 over the unix socket", () => {
     expect((await call("GET", "/fleet/v1/machines")).body).toBe(list.body);
   });
 
+  it("(etcd) a stray % in a unit name is a 400 naming it, not a 500", async () => {
+    for (const path of ["/fleet/v1/units/a%zz.service", "/fleet/v1/units/a%.service/status"]) {
+      const r = await call("GET", path);
+      expect(r.status).toBe(400);
+      expect(JSON.parse(r.body).error.message).toMatch(/invalid percent-encoding/);
+    }
+  });
+
   it("(etcd) pages long listings with fleet's tokens", async () => {
     for (let i = 0; i < 150; i++) {
       await registry.units.create({

@@ -8,7 +8,7 @@ import { type IncomingMessage, type ServerResponse, STATUS_CODES } from "node:ht
 import type { Duplex } from "node:stream";
 import { type WebSocket, WebSocketServer } from "ws";
 import { NotFoundError } from "../registry/errors.js";
-import { ApiError, errorEntity } from "./errors.js";
+import { ApiError, decodePathSegment, errorEntity } from "./errors.js";
 import { EventHub, parseEventQuery } from "./events.js";
 import { parseJournalQuery, serveLocalJournal } from "./journal.js";
 import { openUpstream, PROXIED_HEADER, pipeJournal, UpstreamRefused } from "./proxy.js";
@@ -64,7 +64,7 @@ export function createApi(opts: ApiOptions): Api {
     }
     const m = /^\/fleet\/v1\/units\/([^/]+)\/journal$/.exec(url.pathname);
     if (m === null) throw new ApiError(404, `no WebSocket at ${url.pathname}`);
-    const unit = decodeURIComponent(m[1] as string);
+    const unit = decodePathSegment(m[1] as string);
     const query = parseJournalQuery(url.searchParams);
     const target = await resolveUnitTarget(opts.registry, opts.machineId, unit, query.machineId);
     if (target.local) {

@@ -17,3 +17,15 @@ export class ApiError extends Error {
 export function errorEntity(status: number, message: string): string {
   return JSON.stringify({ error: { code: status, message } });
 }
+
+/** A path segment decoded, or a 400 naming it (decodeURIComponent throws on a stray `%`). */
+export function decodePathSegment(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new ApiError(
+      400,
+      `invalid percent-encoding in ${JSON.stringify(raw)}: encode "%" as %25`,
+    );
+  }
+}

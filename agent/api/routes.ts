@@ -15,7 +15,7 @@ import type { UnitRecord } from "../registry/codecs.js";
 import { ConflictError, NotFoundError } from "../registry/errors.js";
 import type { Registry } from "../registry/registry.js";
 import discovery from "./discovery-v1.json" with { type: "json" };
-import { ApiError, errorEntity } from "./errors.js";
+import { ApiError, decodePathSegment, errorEntity } from "./errors.js";
 import { HostCommandError, systemctlStatus } from "./host-commands.js";
 import { machineIdParam } from "./journal.js";
 import { currentRevision, ListingCache } from "./listing-cache.js";
@@ -165,13 +165,13 @@ async function route(
       res,
       url,
       sub[1] as string,
-      decodeURIComponent(sub[2] as string),
+      decodePathSegment(sub[2] as string),
       sub[3] as string,
     );
   const m = /^\/(?:fleet\/v1|v1-alpha)\/(units|state|machines|discovery)(?:\/([^/]+))?$/.exec(path);
   if (m === null) throw new ApiError(404, "");
   const [, resource, rawItem] = m;
-  const item = rawItem === undefined ? undefined : decodeURIComponent(rawItem);
+  const item = rawItem === undefined ? undefined : decodePathSegment(rawItem);
   const page = (limit: number) => pageFromQuery(url.searchParams.getAll("nextPageToken"), limit);
   switch (resource) {
     case "discovery":
