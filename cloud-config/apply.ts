@@ -6,36 +6,21 @@
  * - Preflight first: every path the plan writes is checked (no symlink as the file itself, no
  *   symlink leading out of the root, no file where a directory must be) before anything is
  *   written, so a refused document changes nothing.
- * - Files are written atomically: a temporary file in the same directory with the mode and
- *   owner set, fsync, rename.
+ * - Files and mask links are written atomically (atomic-write.ts): a temporary name in the same
+ *   directory with the mode and owner set, fsync, rename, fsync of the directory.
  * - Idempotent: an action whose result is already there is skipped and reported as unchanged;
  *   daemon-reload runs only when a unit file changed; `start`/`stop` only when the unit is not
  *   already in that state; restart-like commands only when the unit's files changed (or, for
  *   `restart`/`reload-or-restart`, when the unit is not running).
  */
 import { execFile } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import {
-  chmodSync,
-  chownSync,
-  closeSync,
-  fsyncSync,
-  lstatSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readlinkSync,
-  realpathSync,
-  renameSync,
-  rmSync,
-  statSync,
-  symlinkSync,
-  writeSync,
-} from "node:fs";
+import { chmodSync, chownSync, lstatSync, readFileSync, readlinkSync } from "node:fs";
 import path from "node:path";
 import { type AccountsSnapshot, findGroup, findUser, parseGroup, parsePasswd } from "./accounts.js";
+import { ensureDir, type Ids, removeDurably, symlinkAtomic, writeAtomic } from "./atomic-write.js";
 import { CloudConfigApplyError, CloudConfigInputError } from "./errors.js";
 import { type Action, describeAction, type FileOwner, type Plan } from "./plan.js";
+import { preflightTargets, type WriteTarget } from "./preflight.js";
 import type { UnitCommand } from "./schema.js";
 
 /** What the applier needs from systemd; SystemdUnitManager implements it over D-Bus. */
@@ -57,6 +42,8 @@ export interface ApplyOptions {
   /** Run useradd/usermod (default: only when root is "/"). */
   readonly manageUsers?: boolean;
   readonly log?: (line: string) => void;
+  /** Paths the caller writes after the apply (the state file): refused up front too. */
+  readonly alsoWrites?: readonly WriteTarget[];
 }
 
 export type Outcome = "changed" | "unchanged" | "skipped";
@@ -114,87 +101,26 @@ function targetPath(a: Action): string | undefined {
 }
 
 /**
- * Refuses, before anything is written, a path whose way is blocked: a symlink as the file
- * (writing would go wherever it points), a symlinked directory that leads out of the root, or
- * a non-directory where a directory is needed.
+ * Refuses, before anything is written, a plan whose paths (those it writes, the directories of
+ * those it may remove, and `alsoWrites`: paths the caller writes after the apply, such as the
+ * state file) are blocked; see preflight.ts.
  */
-export function preflight(plan: Plan, root: string): void {
-  const realRoot = realpathOrUndefined(root);
-  if (realRoot === undefined || !statSync(realRoot).isDirectory()) {
-    throw new CloudConfigInputError("--root", `${root} is not an existing directory`);
-  }
+export function preflight(plan: Plan, root: string, alsoWrites: readonly WriteTarget[] = []): void {
+  const targets: WriteTarget[] = [];
   for (const a of plan.actions) {
+    if (a.type === "unmask") {
+      targets.push({ path: a.path, where: describeAction(a), parentsOnly: true });
+      continue;
+    }
     const p = targetPath(a);
     if (p === undefined) continue;
-    const where = "field" in a ? a.field : describeAction(a);
-    const parts = p.split("/").filter(Boolean);
-    let cur = realRoot;
-    for (let i = 0; i < parts.length; i++) {
-      const next = path.join(cur, parts[i] ?? "");
-      const shown = `/${parts.slice(0, i + 1).join("/")}`;
-      let st: ReturnType<typeof lstatSync> | undefined;
-      try {
-        st = lstatSync(next);
-      } catch {
-        break; // Absent: it will be created (a directory, or the file itself).
-      }
-      const last = i === parts.length - 1;
-      if (st.isSymbolicLink()) {
-        if (last) {
-          if (a.type === "mask" && readlinkSync(next) === "/dev/null") break;
-          throw new CloudConfigInputError(
-            where,
-            `${shown} is a symbolic link (to ${readlinkSync(next)}); refusing to write through it — remove the link first`,
-          );
-        }
-        const resolved = realpathOrUndefined(next);
-        if (
-          resolved === undefined ||
-          (resolved !== realRoot && !resolved.startsWith(`${realRoot}/`))
-        ) {
-          throw new CloudConfigInputError(
-            where,
-            `${shown} is a symbolic link leading outside ${root} (to ${readlinkSync(next)}); refusing to write through it`,
-          );
-        }
-        cur = resolved;
-        continue;
-      }
-      if (!last && !st.isDirectory()) {
-        throw new CloudConfigInputError(where, `${shown} exists and is not a directory`);
-      }
-      if (last && st.isDirectory()) {
-        throw new CloudConfigInputError(
-          where,
-          `${shown} is a directory; a file cannot be written there`,
-        );
-      }
-      cur = next;
-    }
+    targets.push({
+      path: p,
+      where: "field" in a ? a.field : describeAction(a),
+      devNullLinkAllowed: a.type === "mask",
+    });
   }
-}
-
-function realpathOrUndefined(p: string): string | undefined {
-  try {
-    return realpathSync(p);
-  } catch {
-    return undefined;
-  }
-}
-
-function ensureDir(dir: string): boolean {
-  try {
-    if (statSync(dir).isDirectory()) return false;
-  } catch {
-    // absent
-  }
-  mkdirSync(dir, { recursive: true, mode: 0o755 });
-  return true;
-}
-
-interface Ids {
-  readonly uid: number;
-  readonly gid: number;
+  preflightTargets(root, [...targets, ...alsoWrites]);
 }
 
 function resolveOwner(owner: FileOwner | undefined, root: string, where: string): Ids | undefined {
@@ -211,45 +137,6 @@ function resolveOwner(owner: FileOwner | undefined, root: string, where: string)
   if (gid === undefined)
     throw new CloudConfigApplyError(where, `no group ${owner.group} in ${root}/etc/group`);
   return { uid, gid };
-}
-
-/** Writes `content` to `full` atomically unless it is already there; true if it changed. */
-function writeAtomic(full: string, content: Buffer, mode: number, ids: Ids | undefined): boolean {
-  try {
-    const st = lstatSync(full);
-    if (
-      st.isFile() &&
-      (st.mode & 0o7777) === mode &&
-      (ids === undefined || (st.uid === ids.uid && st.gid === ids.gid)) &&
-      readFileSync(full).equals(content)
-    ) {
-      return false;
-    }
-  } catch {
-    // absent
-  }
-  ensureDir(path.dirname(full));
-  const tmp = path.join(
-    path.dirname(full),
-    `.${path.basename(full)}.fleet-cloudinit-${randomBytes(4).toString("hex")}`,
-  );
-  const fd = openSync(tmp, "wx", 0o600);
-  try {
-    writeSync(fd, content);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  try {
-    // The mode after creation: the umask and the sticky bit must not decide it.
-    chmodSync(tmp, mode);
-    if (ids !== undefined) chownSync(tmp, ids.uid, ids.gid);
-    renameSync(tmp, full);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
-  return true;
 }
 
 function run(cmd: string, args: readonly string[]): Promise<void> {
@@ -294,7 +181,7 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyRe
   const root = path.resolve(opts.root);
   const log = opts.log ?? (() => {});
   const manageUsers = opts.manageUsers ?? root === "/";
-  preflight(plan, root);
+  preflight(plan, root, opts.alsoWrites);
   const results: ActionResult[] = [];
   const changedUnits = new Set<string>();
   let unitFilesChanged = false;
@@ -388,9 +275,7 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyRe
             // absent
           }
           if (!already) {
-            ensureDir(path.dirname(full));
-            rmSync(full, { force: true });
-            symlinkSync("/dev/null", full);
+            symlinkAtomic("/dev/null", full);
             unitFilesChanged = true;
             changedUnits.add(a.unit);
           }
@@ -409,7 +294,7 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyRe
             // absent: nothing to unmask
           }
           if (masked) {
-            rmSync(full);
+            removeDurably(full);
             unitFilesChanged = true;
             changedUnits.add(a.unit);
           }

@@ -14,7 +14,7 @@ import { parseUserData } from "./document.js";
 import { CloudConfigError, CloudConfigInputError } from "./errors.js";
 import { describeAction, type Plan, planCloudConfig } from "./plan.js";
 import { readFromFile, readFromStdin, readFromUrl } from "./source.js";
-import { writeRunState } from "./state-file.js";
+import { STATE_TARGET, writeRunState } from "./state-file.js";
 import { type Substitutions, substitute } from "./substitute.js";
 import { SystemdUnitManager } from "./unit-manager.js";
 import { validateDocument } from "./validate.js";
@@ -129,7 +129,12 @@ async function run(flags: Flags): Promise<number> {
   const wantSystemd = flags.bus !== undefined || flags.root === undefined;
   const units = wantSystemd ? await SystemdUnitManager.connect(flags.bus) : undefined;
   try {
-    const result = await applyPlan(plan, { root, ...(units ? { units } : {}), log: out });
+    const result = await applyPlan(plan, {
+      root,
+      ...(units ? { units } : {}),
+      log: out,
+      alsoWrites: [STATE_TARGET],
+    });
     writeRunState(root, text, result);
     return 0;
   } catch (e) {

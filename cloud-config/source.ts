@@ -12,8 +12,14 @@ const MAX_BYTES = 16 * 1024 * 1024;
 function maybeGunzip(bytes: Buffer, where: string): Buffer {
   if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
     try {
-      return gunzipSync(bytes);
+      // A few KiB of gzip can expand to gigabytes: stop at the limit the raw data has.
+      return gunzipSync(bytes, { maxOutputLength: MAX_BYTES });
     } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") {
+        throw new CloudConfigSourceError(
+          `${where}: gzip-compressed user data expands to more than ${MAX_BYTES} bytes (the limit)`,
+        );
+      }
       throw new CloudConfigSourceError(
         `${where}: looks gzip-compressed but is not valid gzip: ${(err as Error).message}`,
       );

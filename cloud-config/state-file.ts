@@ -3,13 +3,21 @@
  * What the last run did, in <root>/var/lib/fleet-cloudinit/state.json: the document's hash and
  * the counts of changes, so an operator (and the boot test) can see that a run changed nothing.
  */
-import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
 import path from "node:path";
 import { z } from "zod";
 import type { ApplyResult } from "./apply.js";
+import { writeAtomic } from "./atomic-write.js";
+import { CloudConfigApplyError } from "./errors.js";
+import { preflightTargets, type WriteTarget } from "./preflight.js";
 
 export const STATE_PATH = "/var/lib/fleet-cloudinit/state.json";
+
+/**
+ * The state file as a write target, for the apply's preflight: in a --root image an absolute
+ * link such as /var -> /data/var would otherwise take the write out to the host.
+ */
+export const STATE_TARGET: WriteTarget = { path: STATE_PATH, where: `state file ${STATE_PATH}` };
 
 export const runStateSchema = z.object({
   documentSha256: z.string(),
@@ -44,9 +52,16 @@ export function writeRunState(root: string, text: string, result: ApplyResult): 
       runtime: r.runtime,
     })),
   };
-  const full = path.join(root, STATE_PATH);
-  mkdirSync(path.dirname(full), { recursive: true, mode: 0o755 });
-  const tmp = `${full}.${randomBytes(4).toString("hex")}`;
-  writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o644 });
-  renameSync(tmp, full);
+  // Checked again here: a caller may write the state without having applied through preflight.
+  preflightTargets(root, [STATE_TARGET]);
+  try {
+    writeAtomic(
+      path.join(root, STATE_PATH),
+      Buffer.from(`${JSON.stringify(state, null, 2)}\n`),
+      0o644,
+      undefined,
+    );
+  } catch (err) {
+    throw new CloudConfigApplyError(`write ${STATE_PATH}`, (err as Error).message);
+  }
 }

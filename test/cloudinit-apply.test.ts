@@ -18,10 +18,13 @@ import {
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { applyPlan, readAccounts } from "../cloud-config/apply.js";
+import { applyPlan, preflight, readAccounts } from "../cloud-config/apply.js";
+import { symlinkAtomic } from "../cloud-config/atomic-write.js";
 import { parseUserData } from "../cloud-config/document.js";
 import { CloudConfigInputError } from "../cloud-config/errors.js";
-import { type Plan, planCloudConfig } from "../cloud-config/plan.js";
+import { type Action, type Plan, planCloudConfig } from "../cloud-config/plan.js";
+import { isInsideRoot } from "../cloud-config/preflight.js";
+import { runStateSchema, STATE_PATH, writeRunState } from "../cloud-config/state-file.js";
 
 let root: string;
 let outside: string;
@@ -180,6 +183,26 @@ describe("applyPlan --root", () => {
     expect(readFileSync(path.join(root, "real-opt/bin/run.sh"), "utf8")).toContain("echo run");
   });
 
+  it("a mask replaces an existing unit file with the /dev/null link in one rename, leaving no temporary link", async () => {
+    const unit = path.join(root, "etc/systemd/system/bad.service");
+    mkdirSync(path.dirname(unit), { recursive: true });
+    writeFileSync(unit, "[Service]\nExecStart=/bin/false\n");
+    await applyPlan(plan(DOC), { root });
+    expect(readlinkSync(unit)).toBe("/dev/null");
+    expect(readdirSync(path.dirname(unit)).filter((n) => n.includes("fleet-cloudinit"))).toEqual(
+      [],
+    );
+  });
+
+  it("a link replacement that cannot rename keeps what was there and removes its temporary link", () => {
+    const dir = path.join(root, "etc/systemd/system");
+    mkdirSync(path.join(dir, "busy.service"), { recursive: true });
+    writeFileSync(path.join(dir, "busy.service/keep"), "k");
+    expect(() => symlinkAtomic("/dev/null", path.join(dir, "busy.service"))).toThrow();
+    expect(readFileSync(path.join(dir, "busy.service/keep"), "utf8")).toBe("k");
+    expect(readdirSync(dir)).toEqual(["busy.service"]);
+  });
+
   it("refuses a file where a directory must be", async () => {
     writeFileSync(path.join(root, "opt"), "a file");
     await expect(applyPlan(plan(DOC), { root })).rejects.toThrow(
@@ -199,6 +222,16 @@ describe("applyPlan --root", () => {
     expect(r.results.map((x) => x.outcome)).toEqual(["unchanged", "changed"]);
   });
 
+  it("an unmask does not remove a mask through a /run that links out of the root", async () => {
+    mkdirSync(path.join(outside, "systemd/system"), { recursive: true });
+    symlinkSync("/dev/null", path.join(outside, "systemd/system/fleet.service"));
+    symlinkSync(outside, path.join(root, "run"));
+    await expect(applyPlan(plan("#cloud-config\n"), { root })).rejects.toThrow(
+      /^unmask etcd2\.service if .*: \/run is a symbolic link leading outside/,
+    );
+    expect(readlinkSync(path.join(outside, "systemd/system/fleet.service"))).toBe("/dev/null");
+  });
+
   it("a root that is not a directory is refused", async () => {
     await expect(
       applyPlan(plan("#cloud-config\n"), { root: path.join(root, "nope") }),
@@ -216,5 +249,76 @@ describe("applyPlan --root", () => {
       "systemd daemon-reload",
       "start a.service",
     ]);
+  });
+});
+
+describe("preflight with / as the root", () => {
+  const writeFile = (p: string): Action => ({
+    type: "write_file",
+    path: p,
+    content: Buffer.from("x"),
+    mode: 0o644,
+    owner: undefined,
+    field: "write_files[0]",
+  });
+  const only = (a: Action): Plan => ({ actions: [a], ignored: [] });
+
+  it("accepts a path through symlinked directories (as /var/run -> /run, merged-usr /lib)", () => {
+    // The temp directory stands for /run and /usr: reached from "/" by absolute paths.
+    mkdirSync(path.join(outside, "run"));
+    mkdirSync(path.join(outside, "usr/lib"), { recursive: true });
+    mkdirSync(path.join(outside, "var"));
+    symlinkSync(path.join(outside, "run"), path.join(outside, "var/run"));
+    symlinkSync("usr/lib", path.join(outside, "lib"));
+    expect(() => preflight(only(writeFile(`${outside}/var/run/x.conf`)), "/")).not.toThrow();
+    expect(() => preflight(only(writeFile(`${outside}/lib/y.conf`)), "/")).not.toThrow();
+    // A preflight writes nothing.
+    expect(readdirSync(path.join(outside, "run"))).toEqual([]);
+    expect(readdirSync(path.join(outside, "usr/lib"))).toEqual([]);
+  });
+
+  it("still refuses a symlink as the file itself under /", () => {
+    writeFileSync(path.join(outside, "target"), "untouched");
+    symlinkSync(path.join(outside, "target"), path.join(outside, "motd"));
+    expect(() => preflight(only(writeFile(`${outside}/motd`)), "/")).toThrow(
+      /write_files\[0\]: .*\/motd is a symbolic link \(to /,
+    );
+  });
+
+  it("inside-the-root is a path prefix, not a string prefix", () => {
+    expect(isInsideRoot("/", "/run")).toBe(true);
+    expect(isInsideRoot("/", "/")).toBe(true);
+    expect(isInsideRoot("/srv/img", "/srv/img")).toBe(true);
+    expect(isInsideRoot("/srv/img", "/srv/img/etc")).toBe(true);
+    expect(isInsideRoot("/srv/img", "/srv/img2/etc")).toBe(false);
+    expect(isInsideRoot("/srv/img", "/srv")).toBe(false);
+  });
+});
+
+describe("the state file", () => {
+  const state = async () => applyPlan(plan("#cloud-config\nhostname: a\n"), { root });
+
+  it("is written atomically with what the run did", async () => {
+    writeRunState(root, "#cloud-config\nhostname: a\n", await state());
+    const full = path.join(root, STATE_PATH);
+    const parsed = runStateSchema.parse(JSON.parse(readFileSync(full, "utf8")));
+    expect(parsed.persistentChanges).toBe(1);
+    expect(statSync(full).mode & 0o7777).toBe(0o644);
+    expect(readdirSync(path.dirname(full))).toEqual(["state.json"]);
+  });
+
+  it("is refused before the apply when a link in a --root image leads out to the host", async () => {
+    symlinkSync(outside, path.join(root, "var"));
+    const p = plan("#cloud-config\nhostname: a\n");
+    await expect(
+      applyPlan(p, { root, alsoWrites: [{ path: STATE_PATH, where: "state file" }] }),
+    ).rejects.toThrow(/^state file: \/var is a symbolic link leading outside/);
+    expect(() => lstatSync(path.join(root, "etc/hostname"))).toThrow();
+    // And writing it directly is refused too.
+    const result = { results: [], persistentChanges: 0, bootChanges: 0, summary: "s" };
+    expect(() => writeRunState(root, "", result)).toThrow(
+      /\/var is a symbolic link leading outside/,
+    );
+    expect(readdirSync(outside)).toEqual([]);
   });
 });

@@ -3,7 +3,16 @@
  * file:line output and exit codes, --dry-run, --root, and refusals that change nothing.
  */
 import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -185,6 +194,19 @@ describe("fleet-cloudinit", () => {
     expect(r.code).toBe(1);
     expect(r.err).toContain(`${file}:5: write_files[0].owner: owner "ghost": no user "ghost"`);
     expect(existsSync(path.join(root, "etc/hostname"))).toBe(false);
+  });
+
+  it("a --root whose /var links out to the host is refused before anything is written (the state file is checked too)", async () => {
+    const root = freshRoot();
+    const host = mkdtempSync(path.join(dir, "host-"));
+    symlinkSync(host, path.join(root, "var"));
+    const r = await cli(["--root", root, "--from-file", path.join(dir, "good.yml")]);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(
+      `state file /var/lib/fleet-cloudinit/state.json: /var is a symbolic link leading outside ${root}`,
+    );
+    expect(existsSync(path.join(root, "etc/hostname"))).toBe(false);
+    expect(readdirSync(host)).toEqual([]);
   });
 
   it("usage errors exit 2; a missing file exits 1 naming it", async () => {
