@@ -259,7 +259,14 @@ export class Fleetd {
     });
     this.#api = api;
     const fds = activatedFds();
-    for (const fd of fds) this.#listeners.push(await listenFd(fd, api.handler, api.upgrade));
+    for (const fd of fds) {
+      this.#listeners.push(
+        await listenFd(fd, api.handler, api.upgrade, {
+          ...(token === undefined ? {} : { token }),
+          insecureTcp: config.api_insecure_tcp,
+        }),
+      );
+    }
     for (const address of config.api_listen) {
       // systemd owns the unix socket when it handed one over.
       if (fds.length > 0 && address.startsWith("unix://")) continue;

@@ -106,14 +106,37 @@ export function activatedFds(env: NodeJS.ProcessEnv = process.env): number[] {
   return Number.isInteger(n) && n > 0 ? Array.from({ length: n }, (_, i) => 3 + i) : [];
 }
 
-/** Serves on a socket systemd handed over. */
+/**
+ * Serves on a socket systemd handed over. fleet's documented remote API was a `ListenStream=`
+ * port added to fleet.socket: a TCP socket that arrives this way gets the same rule as one
+ * fleetd binds itself (a bearer token, unless api_insecure_tcp), never a free pass.
+ */
 export async function listenFd(
   fd: number,
   handler: Handler,
   upgrade?: UpgradeHandler,
+  opts: { token?: string; insecureTcp?: boolean } = {},
 ): Promise<Listener> {
-  const server = createServer(handler);
-  serveUpgrades(server, upgrade);
+  // Until the socket's kind is known, the strictest rule applies: the token, or nothing.
+  const notYet: Handler = (_req, res) => {
+    res.writeHead(503, { "Content-Type": "application/json" });
+    res.end(errorEntity(503, "fleetd is starting; retry"));
+  };
+  let serve = opts.token === undefined ? notYet : withToken(handler, opts.token);
+  let serveUpgrade =
+    upgrade === undefined || opts.token === undefined
+      ? undefined
+      : upgradeWithToken(upgrade, opts.token);
+  const server = createServer((req, res) => serve(req, res));
+  serveUpgrades(
+    server,
+    upgrade === undefined
+      ? undefined
+      : (req, socket, head) => {
+          if (serveUpgrade !== undefined) serveUpgrade(req, socket, head);
+          else socket.destroy();
+        },
+  );
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen({ fd }, () => {
@@ -121,6 +144,23 @@ export async function listenFd(
       resolve();
     });
   });
+  const addr = server.address();
+  if (addr !== null && typeof addr === "object") {
+    if (opts.token === undefined && !opts.insecureTcp) {
+      await new Promise((r) => server.close(r));
+      throw new ListenError(
+        `systemd handed fleetd a TCP socket (fd ${fd}, ${addr.address}:${addr.port}) and no authentication is set: set api_token_file, or api_insecure_tcp=true`,
+      );
+    }
+    if (opts.token === undefined) {
+      serve = handler; // api_insecure_tcp, said explicitly
+      serveUpgrade = upgrade;
+    }
+  } else {
+    // A unix socket: access is by file permission, as for the one fleetd binds.
+    serve = handler;
+    serveUpgrade = upgrade;
+  }
   return { address: `fd://${fd}`, close: () => new Promise((r) => server.close(() => r())) };
 }
 
