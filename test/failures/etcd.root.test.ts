@@ -1,6 +1,10 @@
 /**
  * etcd failures under a running cluster (needs root): a 3-member etcd on loopback, 2 real hosts
- * running fleetd as a service (agent_ttl=3s) that know all three members.
+ * running fleetd as a service (agent_ttl=10s) that know all three members.
+ *
+ * These tests assert that nothing changes, so agent_ttl is long enough that only the failure
+ * under test could expire a lease: at 3 s one event-loop stall of ~2 s in a fleetd (common on a
+ * loaded 2-core machine) expires its lease and legitimately reschedules its units.
  *
  * - One member killed (the raft leader, the harder case): nothing is interrupted. No unit is
  *   restarted (same MainPID), nothing flaps in etcd (no event at all under machines/, states/,
@@ -19,7 +23,7 @@ import { type EtcdCluster, startEtcd } from "../harness/etcd.js";
 import type { Cluster } from "../harness/hosts.js";
 import { activeOn, bootFleetHosts, placedOn, registered, show, unit } from "./fleet-hosts.js";
 
-const TTL_S = 3;
+const TTL_S = 10;
 const PREFIX = "/etcdfail/";
 const UNITS = ["e1.service", "e2.service", "e3.service", "e4.service"];
 let etcd: EtcdCluster;
@@ -55,7 +59,9 @@ function apiGet(i: number, path: string): Promise<number> {
         res.on("end", () => resolve(res.statusCode ?? 0));
       },
     );
-    req.setTimeout(5000, () => req.destroy());
+    // What users rely on is an answer, not its speed: while etcd elects a new raft leader a
+    // read may wait for it (etcd's own request timeout is ~6 s, and the client retries).
+    req.setTimeout(30_000, () => req.destroy());
     req.on("error", () => resolve(0));
     req.end();
   });
@@ -67,6 +73,26 @@ async function mainPids(): Promise<Record<string, string>> {
   for (const name of UNITS) {
     const [host] = await activeOn(cluster, name);
     out[name] = `${host}:${await show(cluster, host as number, name, "MainPID")}`;
+  }
+  return out;
+}
+
+/** Submits the units that are not there yet and waits until each runs on one host. */
+async function unitsRunning(): Promise<void> {
+  const there = new Set((await registry.units.list()).items.map((u) => u.value.name));
+  for (const name of UNITS.filter((n) => !there.has(n))) {
+    await registry.units.create(unit(name, "[Service]\nExecStart=/bin/sleep 100000\n"));
+  }
+  for (const name of UNITS) await expect.poll(() => activeOn(cluster, name), T).toHaveLength(1);
+}
+
+/** What each unit's state in etcd says, once systemd and the agent are done starting it. */
+async function settledStates(): Promise<string[]> {
+  const out: string[] = [];
+  for (const name of UNITS) {
+    for (const s of (await registry.states.list(name)).states) {
+      out.push(`${name} ${s.loadState}/${s.activeState}/${s.subState}`);
+    }
   }
   return out;
 }
@@ -105,12 +131,10 @@ async function raftLeader(): Promise<number> {
 describe("(root) etcd failures", () => {
   it("(root) one member of three killed (the raft leader): no unit restarted, nothing flaps, the API answers", async () => {
     await expect.poll(() => registered(registry, cluster), T).toEqual([0, 1]);
-    for (const name of UNITS) {
-      await registry.units.create(unit(name, "[Service]\nExecStart=/bin/sleep 100000\n"));
-    }
-    for (const name of UNITS) await expect.poll(() => activeOn(cluster, name), T).toHaveLength(1);
-    // Let the states settle before recording: from here on nothing may change.
-    await sleep(1000);
+    await unitsRunning();
+    // The states are settled before recording (the agents publish on change only): from here
+    // on nothing may change.
+    await expect.poll(settledStates, T).toEqual(UNITS.map((n) => `${n} loaded/active/running`));
     const before = await mainPids();
     const changes = await recordChanges();
 
@@ -118,8 +142,9 @@ describe("(root) etcd failures", () => {
     expect(victim).toBeGreaterThanOrEqual(0);
     await etcd.killMember(victim);
     const answers: number[] = [];
-    // 3 × agent_ttl: long enough for any lease or leadership to be lost if it were going to be.
-    const until = Date.now() + 3 * TTL_S * 1000;
+    // 2 × agent_ttl: a lease or leadership whose keepalives depended on the dead member would
+    // have expired by then.
+    const until = Date.now() + 2 * TTL_S * 1000;
     while (Date.now() < until) {
       answers.push(await apiGet(0, "/fleet/v1/machines"), await apiGet(1, "/fleet/v1/units"));
       await sleep(200);
@@ -149,6 +174,7 @@ describe("(root) etcd failures", () => {
 
   it("(root) etcd stopped for 2 × agent_ttl and started again: agents reconnect, nothing lost or restarted, a new unit runs", async () => {
     await expect.poll(() => registered(registry, cluster), T).toEqual([0, 1]);
+    await unitsRunning();
     const before = await mainPids();
     const placements = await Promise.all(UNITS.map((n) => placedOn(registry, cluster, n)));
 
