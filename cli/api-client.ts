@@ -8,6 +8,7 @@ import { request as httpRequest, type IncomingMessage, type RequestOptions } fro
 import { request as httpsRequest } from "node:https";
 import WebSocket from "ws";
 import type { z } from "zod";
+import { FLEET_PACE } from "./context.js";
 import type { Endpoint } from "./endpoint.js";
 import { ApiProtocolError, ApiResponseError, ApiUnreachableError } from "./errors.js";
 import {
@@ -31,6 +32,12 @@ export interface ApiClientOptions {
   readonly endpoint: Endpoint;
   /** Per request, as fleet's --request-timeout (seconds there, milliseconds here). */
   readonly timeoutMs: number;
+  /**
+   * How long a WebSocket may go without a ping, pong or message before fleetctl takes it for
+   * dead (a host that vanished without a FIN never closes it); FLEET_PACE's by default. See
+   * ApiSocket.
+   */
+  readonly silenceMs?: number;
 }
 
 interface Answer {
@@ -262,7 +269,7 @@ export class ApiClient {
       });
       // Listening from the start: a server that writes at once (a ready event in the same
       // packet as the upgrade) would otherwise speak before anyone listens.
-      const socket = new ApiSocket(ws);
+      const socket = new ApiSocket(ws, this.opts.silenceMs ?? FLEET_PACE.silenceMs);
       ws.once("open", () => {
         ws.removeAllListeners("error");
         resolve(socket);
@@ -288,17 +295,79 @@ export class ApiClient {
   }
 }
 
-/** A WebSocket whose messages are kept until the caller starts reading them. */
+/**
+ * One WebSocket message read as `schema` says; ApiProtocolError naming the stream and what is
+ * wrong with it (not JSON, or which field), in one line.
+ */
+export function parseMessage<S extends z.ZodType>(
+  schema: S,
+  text: string,
+  stream: string,
+): z.infer<S> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    const shown = text.length > 60 ? `${text.slice(0, 60)}...` : text;
+    throw new ApiProtocolError(
+      `${stream} sent a message fleetctl cannot read: not JSON: ${JSON.stringify(shown)}`,
+    );
+  }
+  const r = schema.safeParse(raw);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    throw new ApiProtocolError(
+      `${stream} sent a message fleetctl cannot read: ${issue?.path.join(".") || "message"}: ${issue?.message ?? "unexpected shape"}`,
+    );
+  }
+  return r.data;
+}
+
+/**
+ * A WebSocket whose messages are kept until the caller starts reading them, and that closes
+ * itself when the API falls silent. The API pings every 15 s, but a host that vanishes without
+ * a FIN (powered off, partitioned) leaves the TCP connection open forever; so after half of
+ * `silenceMs` without a ping, pong or message fleetctl pings the API itself, and after
+ * `silenceMs` it terminates the socket, which its close listeners then see as any other close
+ * (--watch reconnects, journal -f ends with an error).
+ */
 export class ApiSocket {
   #queue: string[] | undefined = [];
   #reader: ((text: string) => void) | undefined;
+  #heard = Date.now();
+  #silentFor: number | undefined;
 
-  constructor(readonly ws: WebSocket) {
+  constructor(
+    readonly ws: WebSocket,
+    silenceMs: number,
+  ) {
+    const alive = () => {
+      this.#heard = Date.now();
+    };
+    ws.on("ping", alive);
+    ws.on("pong", alive);
+    ws.on("open", alive);
     ws.on("message", (data) => {
+      alive();
       const text = String(data);
       if (this.#reader !== undefined) this.#reader(text);
       else this.#queue?.push(text);
     });
+    // A quarter of the limit: a dead socket is noticed between silenceMs and 1.25 x silenceMs.
+    const check = setInterval(() => this.#check(silenceMs), Math.max(1, silenceMs / 4));
+    check.unref();
+    ws.on("close", () => clearInterval(check));
+  }
+
+  #check(silenceMs: number): void {
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    const quiet = Date.now() - this.#heard;
+    if (quiet >= silenceMs) {
+      this.#silentFor = quiet;
+      this.ws.terminate();
+    } else if (quiet >= silenceMs / 2) {
+      this.ws.ping();
+    }
   }
 
   /** Delivers the messages received so far, then each new one. */
@@ -309,8 +378,21 @@ export class ApiSocket {
     for (const text of queued) reader(text);
   }
 
-  onClose(listener: () => void): void {
-    this.ws.on("close", listener);
+  /**
+   * `listener(why)` once the socket is closed; `why` says whether the API closed it or fleetctl
+   * gave up on a silent API ("the API closed the stream", "the API sent nothing ...").
+   */
+  onClose(listener: (why: string) => void): void {
+    this.ws.on("close", (code: number, reason: Buffer) => {
+      if (this.#silentFor !== undefined) {
+        listener(
+          `the API sent nothing, not even a ping, for ${(this.#silentFor / 1000).toFixed(1)} s (the connection is presumed dead)`,
+        );
+      } else {
+        const text = reason.toString("utf8");
+        listener(`the API closed the stream (code ${code}${text === "" ? "" : `: ${text}`})`);
+      }
+    });
     // Errors are followed by "close"; listening keeps them from being thrown.
     this.ws.on("error", () => {});
   }

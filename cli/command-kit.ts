@@ -18,7 +18,8 @@ export type Register = (program: Command, runner: Runner) => void;
 
 /**
  * Wraps a command body for commander: `body(args, opts)` returns the exit code. A CliError
- * that escapes (the API unreachable mid-way, say) is printed as `Error: ...` with code 1.
+ * that escapes (the API unreachable mid-way, say) is printed as `Error: ...` with code 1, and
+ * so is anything else (a bug in fleetctl), in one line naming what was thrown.
  */
 export function act<O>(
   runner: Runner,
@@ -31,12 +32,20 @@ export function act<O>(
     try {
       runner.setExit(await body(args, cmd.opts() as O));
     } catch (err) {
-      if (!(err instanceof CliError)) throw err;
-      runner.ctx.io.stderr(line(`Error: ${err.message}`));
+      runner.ctx.io.stderr(line(`Error: ${describeFailure(err)}`));
       runner.setExit(1);
     }
   };
 }
+
+/** The one line an escaped error is reported as (newlines would break fleet's line format). */
+export function describeFailure(err: unknown): string {
+  if (err instanceof CliError) return oneLine(err.message);
+  const what = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  return `fleetctl failed unexpectedly (${oneLine(what)}); this is a bug in fleetctl, please report it`;
+}
+
+const oneLine = (text: string): string => text.replace(/\s*\n\s*/g, " ").trim();
 
 /** For options given as numbers (--block-attempts=3, --lines 100). */
 export function integer(name: string): (value: string) => number {

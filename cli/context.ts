@@ -2,7 +2,7 @@
  * @module cli/context
  * What a command runs with: where its output goes, its environment, the API client (made on
  * first use, so `version` and usage errors never touch the network), and the pace of fleet's
- * polling loops. Commands print only through `out`/`err`, so tests capture them byte for byte.
+ * polling loops and of the WebSockets' liveness check. Commands print only through `out`/`err`, so tests capture them byte for byte.
  */
 import type { ApiClient } from "./api-client.js";
 
@@ -17,12 +17,16 @@ export interface Io {
   readonly signal?: AbortSignal;
 }
 
-/** fleet's waitForState: check every 250 ms, give up an attempt after 2 s. */
+/**
+ * fleet's waitForState: check every 250 ms, give up an attempt after 2 s. A WebSocket silent
+ * for 35 s is taken for dead: the API pings every 15 s, so that is two missed pings and a margin.
+ */
 export interface Pace {
   readonly pollMs: number;
   readonly attemptMs: number;
+  readonly silenceMs: number;
 }
-export const FLEET_PACE: Pace = { pollMs: 250, attemptMs: 2000 };
+export const FLEET_PACE: Pace = { pollMs: 250, attemptMs: 2000, silenceMs: 35_000 };
 
 export interface Context {
   readonly io: Io;

@@ -90,7 +90,7 @@ function fromEnv(
   return value === undefined ? undefined : String(value);
 }
 
-function makeApi(program: Command, io: Io): ApiClient {
+function makeApi(program: Command, io: Io, pace: Pace): ApiClient {
   const get = (key: keyof GlobalOpts, flag: string) => fromEnv(program, io, key, flag);
   const driver = get("driver", "driver") ?? "API";
   if (driver !== "API") {
@@ -119,7 +119,11 @@ function makeApi(program: Command, io: Io): ApiClient {
     },
     (msg) => io.stderr(line(`WARNING: ${msg}`)),
   );
-  return new ApiClient({ endpoint, timeoutMs: Math.round(timeout * 1000) });
+  return new ApiClient({
+    endpoint,
+    timeoutMs: Math.round(timeout * 1000),
+    silenceMs: pace.silenceMs,
+  });
 }
 
 /** fleet accepted `--l` as a long flag; so do we (as -l). */
@@ -140,7 +144,7 @@ export async function runFleetctl(
     io,
     pace,
     api: () => {
-      api ??= makeApi(program, io);
+      api ??= makeApi(program, io, pace);
       return api;
     },
   };

@@ -8,10 +8,16 @@
  * A server without the event stream (fleet itself answers 404) does not upgrade: then the
  * caller pages as fleet's fleetctl did.
  */
-import type { ApiClient } from "./api-client.js";
+import { type ApiClient, parseMessage } from "./api-client.js";
 import { ApiResponseError, ApiUnreachableError, CliError } from "./errors.js";
 import { applyEvent, type ClusterModel, emptyModel, sortedStates } from "./watch-model.js";
-import { EventSchema, type WireMachine, type WireState, type WireUnit } from "./wire.js";
+import {
+  type ClusterEvent,
+  EventSchema,
+  type WireMachine,
+  type WireState,
+  type WireUnit,
+} from "./wire.js";
 
 export class SnapshotUnavailable extends CliError {
   override name = "SnapshotUnavailable";
@@ -43,23 +49,19 @@ export async function readSnapshot(
       else reject(err);
     };
     socket.onMessage((text) => {
-      const parsed = EventSchema.safeParse(JSON.parse(text));
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        return finish(
-          new CliError(
-            `the API's event stream sent what fleetctl cannot read: ${issue?.path.join(".") || "message"}: ${issue?.message}`,
-          ),
-        );
+      if (settled) return;
+      let e: ClusterEvent;
+      try {
+        e = parseMessage(EventSchema, text, "the API's event stream");
+      } catch (err) {
+        if (!(err instanceof CliError)) throw err;
+        return finish(err);
       }
-      const e = parsed.data;
       if (e.type === "error") return finish(new ApiResponseError(e.code, e.message));
       applyEvent(model, e);
       if (e.type === "ready") finish();
     });
-    socket.onClose(() =>
-      finish(new CliError("the API closed the event stream before its snapshot")),
-    );
+    socket.onClose((why) => finish(new CliError(`${why} before its snapshot was complete`)));
   });
 }
 

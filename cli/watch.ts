@@ -5,7 +5,7 @@
  * is resumed from the last revision seen; a 410 (history compacted) starts over from a
  * snapshot. Ends when the signal aborts (Ctrl-C), with exit code 0.
  */
-import type { ApiSocket } from "./api-client.js";
+import { type ApiSocket, parseMessage } from "./api-client.js";
 import { type Context, line, sleep } from "./context.js";
 import { ApiResponseError, CliError } from "./errors.js";
 import { applyEvent, type ClusterModel, emptyModel } from "./watch-model.js";
@@ -26,7 +26,10 @@ export class WatchError extends CliError {
   override name = "WatchError";
 }
 
-type Outcome = { kind: "aborted" } | { kind: "closed" } | { kind: "gone"; message: string };
+type Outcome =
+  | { kind: "aborted" }
+  | { kind: "closed"; why: string }
+  | { kind: "gone"; message: string };
 
 function follow(
   ctx: Context,
@@ -48,10 +51,11 @@ function follow(
     ws.onMessage((data) => {
       let e: ClusterEvent;
       try {
-        e = EventSchema.parse(JSON.parse(data));
+        e = parseMessage(EventSchema, data, "the event stream");
       } catch (err) {
+        ctx.io.signal?.removeEventListener("abort", onAbort);
         ws.terminate();
-        reject(new WatchError(`the event stream sent a message fleetctl cannot read: ${err}`));
+        reject(err);
         return;
       }
       if (opts.json) ctx.io.stdout(`${JSON.stringify(e)}\n`);
@@ -69,9 +73,9 @@ function follow(
         draw();
       }
     });
-    ws.onClose(() => {
+    ws.onClose((why) => {
       ctx.io.signal?.removeEventListener("abort", onAbort);
-      resolve(ctx.io.signal?.aborted ? { kind: "aborted" } : { kind: "closed" });
+      resolve(ctx.io.signal?.aborted ? { kind: "aborted" } : { kind: "closed", why });
     });
   });
 }
@@ -94,6 +98,11 @@ export async function watchCluster(ctx: Context, opts: WatchOptions): Promise<nu
       await sleep(500 * failures, ctx.io.signal);
       continue;
     }
+    // Aborted while the socket opened: "abort" fired before follow() could listen for it.
+    if (ctx.io.signal?.aborted) {
+      ws.close();
+      break;
+    }
     const ready = { seen: resumeFrom !== undefined };
     const outcome = await follow(ctx, ws, model, opts, ready);
     if (outcome.kind === "aborted") break;
@@ -106,7 +115,7 @@ export async function watchCluster(ctx: Context, opts: WatchOptions): Promise<nu
     failures = 0;
     // Resume after what this model already holds (a snapshot's revision included).
     resumeFrom = model.revision;
-    ctx.io.stderr(line("fleetctl: event stream closed; reconnecting"));
+    ctx.io.stderr(line(`fleetctl: event stream closed: ${outcome.why}; reconnecting`));
   }
   return 0;
 }

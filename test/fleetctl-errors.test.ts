@@ -8,7 +8,11 @@ import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Command } from "commander";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { act, type Runner } from "../cli/command-kit.js";
+import { FLEET_PACE } from "../cli/context.js";
+import { CliError } from "../cli/errors.js";
 import { runFleetctl } from "../cli/program.js";
 
 let dir: string;
@@ -210,5 +214,60 @@ describe("fleetctl endpoints", () => {
     expect(r.err).toMatch(
       /^Error retrieving list of units from repository: the API's answer to \/fleet\/v1\/units is not what fleetctl expects: units\.0\.name: /,
     );
+  });
+});
+
+describe("an error a command did not expect is one line and exit 1, never a stack trace", () => {
+  /** Runs `thrower` as a command body through act(), as commander would. */
+  async function runBody(thrower: () => never) {
+    let err = "";
+    let exit: number | undefined;
+    const runner: Runner = {
+      ctx: {
+        io: {
+          stdout: () => {},
+          stderr: (s) => {
+            err += s;
+          },
+          env: {},
+          cwd: dir,
+          isTTY: false,
+        },
+        pace: FLEET_PACE,
+        api: () => {
+          throw new Error("no API in this test");
+        },
+      },
+      setExit: (code) => {
+        exit = code;
+      },
+    };
+    const action = act(runner, async () => thrower());
+    await action(new Command("boom"));
+    return { err, exit };
+  }
+
+  it("a TypeError (a bug in fleetctl) names itself", async () => {
+    const r = await runBody(() => {
+      throw new TypeError("cannot read properties of undefined (reading 'name')");
+    });
+    expect(r.exit).toBe(1);
+    expect(r.err).toBe(
+      "Error: fleetctl failed unexpectedly (TypeError: cannot read properties of undefined (reading 'name')); this is a bug in fleetctl, please report it\n",
+    );
+  });
+
+  it("a thrown non-Error and a multi-line message stay on one line", async () => {
+    const thrown = await runBody(() => {
+      throw "a string";
+    });
+    expect(thrown).toEqual({
+      exit: 1,
+      err: "Error: fleetctl failed unexpectedly (a string); this is a bug in fleetctl, please report it\n",
+    });
+    const multi = await runBody(() => {
+      throw new CliError("first\n  second");
+    });
+    expect(multi).toEqual({ exit: 1, err: "Error: first second\n" });
   });
 });

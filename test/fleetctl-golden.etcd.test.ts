@@ -18,6 +18,7 @@ import { memoryLogger } from "../agent/logging/logger.js";
 import type { UnitStateRecord } from "../agent/registry/codecs.js";
 import { MachinePresence } from "../agent/registry/machines.js";
 import { Registry } from "../agent/registry/registry.js";
+import { FLEET_PACE } from "../cli/context.js";
 import { runFleetctl } from "../cli/program.js";
 import { type EtcdCluster, startEtcd } from "./harness/etcd.js";
 
@@ -192,7 +193,7 @@ async function fleetctl(...args: string[]) {
       isTTY: false,
     },
     // fleet's 250 ms / 2 s pace, shortened: what is waited for is the same.
-    { pollMs: 10, attemptMs: 200 },
+    { ...FLEET_PACE, pollMs: 10, attemptMs: 200 },
   );
   return { out, err, code };
 }

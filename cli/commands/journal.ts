@@ -4,11 +4,12 @@
  * SSH. With -f it runs until interrupted or until the unit's machine goes away.
  */
 import { mangleUnitName } from "../../units/unit-name.js";
+import { parseMessage } from "../api-client.js";
 import { act, integer, type Register } from "../command-kit.js";
 import { line } from "../context.js";
 import { CliError } from "../errors.js";
 import { isGlobal } from "../unit-kind.js";
-import { JournalMessageSchema, type WireUnit } from "../wire.js";
+import { type JournalMessage, JournalMessageSchema, type WireUnit } from "../wire.js";
 
 interface Opts {
   lines: number;
@@ -82,6 +83,11 @@ export const registerJournal: Register = (program, runner) => {
         const path = `/fleet/v1/units/${encodeURIComponent(name)}/journal?${q}`;
         try {
           const ws = await ctx.api().openSocket(path);
+          // Aborted while the socket opened: "abort" already fired and would never reach us.
+          if (ctx.io.signal?.aborted) {
+            ws.close();
+            return 0;
+          }
           return await new Promise<number>((resolve) => {
             let done = false;
             const finish = (code: number) => {
@@ -91,28 +97,27 @@ export const registerJournal: Register = (program, runner) => {
               ws.close();
               resolve(code);
             };
+            const fail = (message: string) => {
+              if (done) return;
+              ctx.io.stderr(line(`Error reading journal of ${name}: ${message}`));
+              finish(1);
+            };
             const onAbort = () => finish(0);
             ctx.io.signal?.addEventListener("abort", onAbort, { once: true });
             ws.onMessage((data) => {
-              const m = JournalMessageSchema.safeParse(JSON.parse(data));
-              if (!m.success) {
-                ctx.io.stderr(
-                  line("Error reading journal: the API sent a message fleetctl cannot read"),
-                );
-                return finish(1);
+              if (done) return;
+              let m: JournalMessage;
+              try {
+                m = parseMessage(JournalMessageSchema, data, "the journal stream");
+              } catch (err) {
+                if (!(err instanceof CliError)) throw err;
+                return fail(err.message);
               }
-              if (m.data.type === "line") ctx.io.stdout(`${m.data.line}\n`);
-              else if (m.data.type === "end") finish(0);
-              else {
-                ctx.io.stderr(line(`Error reading journal of ${name}: ${m.data.message}`));
-                finish(1);
-              }
+              if (m.type === "line") ctx.io.stdout(`${m.line}\n`);
+              else if (m.type === "end") finish(0);
+              else fail(m.message);
             });
-            ws.onClose(() => {
-              if (!done)
-                ctx.io.stderr(line(`Error reading journal of ${name}: the API closed the stream`));
-              finish(1);
-            });
+            ws.onClose((why) => fail(why));
           });
         } catch (err) {
           if (!(err instanceof CliError)) throw err;
