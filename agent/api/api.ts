@@ -56,6 +56,10 @@ export function createApi(opts: ApiOptions): Api {
   const upgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
     const url = new URL(req.url ?? "/", "http://fleet");
     if ((req.method ?? "GET") !== "GET") throw new ApiError(405, "only GET can be upgraded");
+    // ws drops a bad handshake without a word to us: refuse it before anything is started for
+    // it (a journalctl here, or a stream from another fleetd that nobody would ever close).
+    const problem = handshakeProblem(req);
+    if (problem !== undefined) throw new ApiError(400, problem);
     if (url.pathname === "/fleet/v1/events") {
       const query = parseEventQuery(url.searchParams);
       const ws = await accept(req, socket, head);
@@ -78,14 +82,26 @@ export function createApi(opts: ApiOptions): Api {
         `this fleetd (machine ${opts.machineId ?? "unknown"}) was asked, by another fleetd, for machine ${target.machineId}: their views of the cluster differ; retry`,
       );
     const path = `/fleet/v1/units/${encodeURIComponent(unit)}/journal?lines=${query.lines}&follow=${query.follow}&machineID=${target.machineId}`;
+    // Connecting may take seconds: a client that leaves meanwhile must not leave the upstream
+    // (and the journalctl -f behind it) open.
+    let clientGone = false;
+    const gone = () => {
+      clientGone = true;
+    };
+    socket.once("close", gone);
+    socket.once("end", gone);
     const upstream = await openUpstream(
       target.apiUrl as string,
       path,
       opts.peerAuth ?? {},
       target.machineId,
-    );
-    if (socket.destroyed) {
+    ).finally(() => {
+      socket.off("close", gone);
+      socket.off("end", gone);
+    });
+    if (clientGone || socket.destroyed || !socket.readable || !socket.writable) {
       upstream.terminate();
+      socket.destroy();
       return;
     }
     pipeJournal(await accept(req, socket, head), upstream);
@@ -112,4 +128,17 @@ export function createApi(opts: ApiOptions): Api {
       wss.close();
     },
   };
+}
+
+/** Why a request is no WebSocket handshake ws would complete, or undefined if it is one. */
+export function handshakeProblem(req: IncomingMessage): string | undefined {
+  if ((req.headers.upgrade ?? "").toLowerCase() !== "websocket")
+    return "not a WebSocket handshake: send Upgrade: websocket";
+  const key = req.headers["sec-websocket-key"];
+  if (typeof key !== "string" || !/^[+/0-9A-Za-z]{22}==$/.test(key))
+    return "not a WebSocket handshake: Sec-WebSocket-Key is missing or malformed";
+  const version = req.headers["sec-websocket-version"];
+  if (version !== "13" && version !== "8")
+    return "unsupported WebSocket version: send Sec-WebSocket-Version: 13";
+  return undefined;
 }

@@ -342,6 +342,29 @@ describe("(etcd) GET /fleet/v1/events", () => {
     await registry.units.destroy("reach.service");
   });
 
+  it("(etcd) a broken WebSocket handshake is a 400 before any stream starts", async () => {
+    const status = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request(
+        {
+          socketPath: socket,
+          path: "/fleet/v1/units/x.service/journal?follow=true",
+          headers: { Connection: "Upgrade", Upgrade: "websocket" }, // no Sec-WebSocket-Key
+        },
+        (res) => {
+          let body = "";
+          res.on("data", (c) => {
+            body += c;
+          });
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+        },
+      );
+      req.on("error", reject);
+      req.end();
+    });
+    expect(status.status).toBe(400);
+    expect(JSON.parse(status.body).error.message).toMatch(/Sec-WebSocket-Key/);
+  });
+
   it("(etcd) kinds=machine delivers machines only", async () => {
     const c = new Client("?kinds=machine&snapshot=true");
     await c.until((m) => m.some((x) => x.type === "ready"), "ready");

@@ -21,13 +21,12 @@ import {
   RegistryFeed,
 } from "./event-feed.js";
 import { History } from "./history.js";
+import { keepAlive } from "./keepalive.js";
 import { Outbox } from "./outbox.js";
 
 const KINDS: readonly EventKind[] = ["unit", "state", "machine"];
 /** How long the shared feed outlives its last client (a reconnect does not re-list). */
 const SHARED_IDLE_MS = 30_000;
-const PING_MS = 15_000;
-const PONG_TIMEOUT_MS = 30_000;
 /** Live messages a client may leave unread before it is dropped. */
 export const DEFAULT_CLIENT_LIMIT_BYTES = 8 << 20;
 
@@ -248,21 +247,4 @@ export class EventHub {
     for (const f of this.#private) await f.close();
     this.#private.clear();
   }
-}
-
-/** Pings every 15 s; a client that answered none for 30 s is dropped. */
-export function keepAlive(ws: WebSocket, cleanups: (() => void)[]): void {
-  let lastPong = Date.now();
-  ws.on("pong", () => {
-    lastPong = Date.now();
-  });
-  const timer = setInterval(() => {
-    if (Date.now() - lastPong > PONG_TIMEOUT_MS) {
-      ws.terminate();
-      return;
-    }
-    ws.ping();
-  }, PING_MS);
-  timer.unref();
-  cleanups.push(() => clearInterval(timer));
 }

@@ -10,6 +10,7 @@ import type { WebSocket } from "ws";
 import type { Logger } from "../logging/logger.js";
 import { ApiError } from "./errors.js";
 import { journalArgv, spawnOnHost } from "./host-commands.js";
+import { keepAlive } from "./keepalive.js";
 
 export interface JournalQuery {
   readonly lines: number;
@@ -66,7 +67,12 @@ export function serveLocalJournal(
     return;
   }
   let finished = false;
+  // A client that vanished without closing (network lost, laptop asleep) is noticed by its
+  // missing pongs, so a follow on a quiet unit does not keep journalctl running forever.
+  const cleanups: (() => void)[] = [];
+  keepAlive(ws, cleanups);
   const stop = () => {
+    for (const c of cleanups.splice(0)) c();
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
   };
   ws.on("close", stop);

@@ -12,6 +12,7 @@ import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { WebSocket } from "ws";
 import { ApiError } from "./errors.js";
+import { keepAlive } from "./keepalive.js";
 
 export const PROXIED_HEADER = "x-fleet-proxied";
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -85,6 +86,15 @@ export function openUpstream(
 /** Relays upstream messages to the client until either side closes. */
 export function pipeJournal(client: WebSocket, upstream: WebSocket): void {
   let ended = false;
+  // Either side may vanish without a close: pings find out (and the other side is closed).
+  const cleanups: (() => void)[] = [];
+  keepAlive(client, cleanups);
+  keepAlive(upstream, cleanups);
+  const release = () => {
+    for (const c of cleanups.splice(0)) c();
+  };
+  client.on("close", release);
+  upstream.on("close", release);
   upstream.on("message", (data, isBinary) => {
     if (client.readyState !== client.OPEN) return;
     const text = isBinary ? undefined : data.toString();
