@@ -158,8 +158,18 @@ export class LeaseKeeper extends EventEmitter<LeaseKeeperEvents> {
     }
   }
 
-  async #openStream(): Promise<IDuplexStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse>> {
-    if (this.#stream !== undefined) return this.#stream;
+  #opening: Promise<IDuplexStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse>> | undefined;
+
+  /** One stream at a time: two keepalives racing here must not each open one. */
+  #openStream(): Promise<IDuplexStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse>> {
+    if (this.#stream !== undefined) return Promise.resolve(this.#stream);
+    this.#opening ??= this.#newStream().finally(() => {
+      this.#opening = undefined;
+    });
+    return this.#opening;
+  }
+
+  async #newStream(): Promise<IDuplexStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse>> {
     const stream = await this.client.leaseClient.leaseKeepAlive();
     stream.on("data", (res: ILeaseKeepAliveResponse) => this.#onResponse(res));
     const drop = () => {
