@@ -284,7 +284,8 @@ describe("(etcd) GET /fleet/v1/events", () => {
     expect(api.events.watches).toBe(1);
 
     // A fresh fleetd's shared feed starts now, after r0 and mid: each resume gets its own watch,
-    // listed at its revision, and still exactly the same messages.
+    // listed at its revision, and still exactly the same messages; once caught up, each is
+    // handed over to the shared feed and its own watch ends.
     const other = createApi({ registry, tokenLimit: 100, version: "test", log });
     const otherSocket = join(dir, "other.sock");
     const otherL = await listen(`unix://${otherSocket}`, other.handler, { upgrade: other.upgrade });
@@ -296,7 +297,18 @@ describe("(etcd) GET /fleet/v1/events", () => {
     expect(fresh.messages[0]).toEqual({ type: "ready", revision: r0 });
     expect(fresh.after()).toEqual(seen);
     expect(freshMid.after()).toEqual(expected);
-    expect(other.events.watches).toBe(3);
+    await expect.poll(() => other.events.watches, { timeout: 15_000 }).toBe(1);
+    // Live changes after the hand-over still arrive, once each.
+    await registry.units.create(unit("after-handover.service"));
+    for (const c of [fresh, freshMid, live])
+      await c.until(
+        (m) => m.some((x) => x.type === "unit" && x.name === "after-handover.service"),
+        "a change after the hand-over",
+      );
+    const copies = (c: Client) =>
+      c.messages.filter((x) => x.type === "unit" && x.name === "after-handover.service").length;
+    expect([copies(fresh), copies(freshMid)]).toEqual([copies(live), copies(live)]);
+    expect(fresh.after().slice(0, seen.length)).toEqual(seen);
     for (const c of [live, resumed, fromMid, fresh, freshMid]) c.close();
     await other.close();
     await otherL.close();

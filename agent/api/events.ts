@@ -28,7 +28,9 @@ const KINDS: readonly EventKind[] = ["unit", "state", "machine"];
 /** How long the shared feed outlives its last client (a reconnect does not re-list). */
 const SHARED_IDLE_MS = 30_000;
 /** Live messages a client may leave unread before it is dropped. */
-export const DEFAULT_CLIENT_LIMIT_BYTES = 8 << 20;
+export /** How often a catching-up client checks whether it can join the shared feed. */
+const HANDOVER_CHECK_MS = 200;
+const DEFAULT_CLIENT_LIMIT_BYTES = 8 << 20;
 
 export interface EventQuery {
   readonly from: number | undefined;
@@ -195,8 +197,11 @@ export class EventHub {
     const from = query.from;
 
     if (from !== undefined && (from < history.coveredAfter || from > feed.revision)) {
-      // Older than what the shared feed holds (or newer than it has seen): a feed of its own.
-      this.#releaseShared(shared);
+      // Older than what the shared feed holds (or newer than it has seen): a feed of its own
+      // to catch up, listed at `from`; once it has reached the shared feed, the client is
+      // handed over to it and the private watch ends (dashboards resuming after a fleetd
+      // restart would otherwise each keep a watch and a copy of the cluster for good).
+      cleanups.push(() => this.#releaseShared(shared));
       let own: RegistryFeed;
       try {
         own = await RegistryFeed.start(this.opts.registry, this.#log, from);
@@ -208,13 +213,37 @@ export class EventHub {
       }
       if (closed || this.#closed) return void own.close();
       this.#private.add(own);
-      cleanups.push(() => {
-        this.#private.delete(own);
+      const endOwn = () => {
+        if (!this.#private.delete(own)) return;
         void own.close();
-      });
+      };
+      cleanups.push(endOwn);
       // The client holds everything up to `from`: it is resumed there; what follows is newer.
       outbox.push(JSON.stringify({ type: "ready", revision: from }));
-      cleanups.push(own.subscribe(forwardAfter(from)));
+      const forwardOwn = forwardAfter(from);
+      let handedOver = false;
+      const handOver = () => {
+        if (handedOver || closed) return;
+        const at = own.revision;
+        // Both feeds apply the same etcd events; at the same revision they hold the same
+        // objects, so what the shared one derived after `at` is exactly what this one would.
+        if (at < history.coveredAfter || at > feed.revision) return;
+        handedOver = true;
+        unsubscribeOwn();
+        clearInterval(timer);
+        for (const m of history.since(at)) if (query.kinds.has(m.kind)) outbox.push(m.json);
+        cleanups.push(feed.subscribe(forwardAfter(feed.revision)));
+        endOwn();
+      };
+      const unsubscribeOwn = own.subscribe((batch) => {
+        forwardOwn(batch);
+        handOver();
+      });
+      cleanups.push(unsubscribeOwn);
+      const timer = setInterval(handOver, HANDOVER_CHECK_MS);
+      timer.unref();
+      cleanups.push(() => clearInterval(timer));
+      handOver();
       return;
     }
 
