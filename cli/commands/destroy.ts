@@ -2,8 +2,7 @@
 import { act, integer, type Register } from "../command-kit.js";
 import { line } from "../context.js";
 import { CliError } from "../errors.js";
-import { findUnits } from "../unit-actions.js";
-import type { WireUnit } from "../wire.js";
+import { resolveUnitArgs } from "../unit-actions.js";
 
 export const registerDestroy: Register = (program, runner) => {
   const { ctx } = runner;
@@ -23,22 +22,8 @@ export const registerDestroy: Register = (program, runner) => {
     .option("--no-block", "Accepted for fleet's scripts; destroy is immediate in fleet-ts")
     .action(
       act(runner, async (args) => {
-        if (args.length === 0) {
-          ctx.io.stderr(line("No units given"));
-          return 0;
-        }
-        let units: WireUnit[];
-        try {
-          units = await findUnits(ctx, args);
-        } catch (err) {
-          if (!(err instanceof CliError)) throw err;
-          ctx.io.stderr(line(err.message));
-          return 1;
-        }
-        if (units.length === 0) {
-          ctx.io.stderr(line("Units not found in registry"));
-          return 0;
-        }
+        const units = await resolveUnitArgs(ctx, args);
+        if (typeof units === "number") return units;
         let exit = 0;
         for (const u of units) {
           try {

@@ -2,10 +2,8 @@
 import { act, integer, type Register } from "../command-kit.js";
 import { line } from "../context.js";
 import { CliError } from "../errors.js";
-import { MachineCache } from "../machines.js";
-import { setTargetStates } from "../unit-actions.js";
+import { createUnitArgs, setTargetStates } from "../unit-actions.js";
 import { isGlobal } from "../unit-kind.js";
-import { lazyCreateUnits } from "../unit-sources.js";
 import { blockAttempts, tryWaitForUnitStates } from "../waits.js";
 import { type BlockOpts, printReason } from "./start.js";
 
@@ -32,27 +30,11 @@ export const registerLoad: Register = (program, runner) => {
     .option("--replace", "Replace the old scheduled units in the cluster with new versions.")
     .action(
       act<BlockOpts & { sign?: boolean }>(runner, async (args, opts) => {
-        if (opts.sign) {
-          ctx.io.stderr(
-            line("WARNING: The signed/verified units feature is DEPRECATED and cannot be used."),
-          );
-          return 2;
-        }
-        if (args.length === 0) {
-          ctx.io.stderr(line("No units given"));
-          return 0;
-        }
-        const machines = new MachineCache(ctx.api());
-        try {
-          await lazyCreateUnits(ctx, machines, args, {
-            maxAttempts: opts.blockAttempts,
-            ...(opts.replace ? { replace: { command: "load" } } : {}),
-          });
-        } catch (err) {
-          if (!(err instanceof CliError)) throw err;
-          ctx.io.stderr(line(`Error creating units: ${err.message}`));
-          return 1;
-        }
+        const machines = await createUnitArgs(ctx, args, opts.sign, {
+          maxAttempts: opts.blockAttempts,
+          ...(opts.replace ? { replace: { command: "load" } } : {}),
+        });
+        if (typeof machines === "number") return machines;
         const loading: string[] = [];
         try {
           for (const u of await setTargetStates(ctx, args, "loaded")) {

@@ -6,10 +6,8 @@
 import { act, integer, type Register } from "../command-kit.js";
 import { line } from "../context.js";
 import { CliError } from "../errors.js";
-import { MachineCache } from "../machines.js";
-import { setTargetStates } from "../unit-actions.js";
+import { createUnitArgs, setTargetStates } from "../unit-actions.js";
 import { isGlobal } from "../unit-kind.js";
-import { lazyCreateUnits } from "../unit-sources.js";
 import {
   blockAttempts,
   tryWaitForSystemdActive,
@@ -54,27 +52,11 @@ export const registerStart: Register = (program, runner) => {
     .option("--replace", "Replace the already started units in the cluster with new versions.")
     .action(
       act<BlockOpts & { sign?: boolean }>(runner, async (args, opts) => {
-        if (opts.sign) {
-          ctx.io.stderr(
-            line("WARNING: The signed/verified units feature is DEPRECATED and cannot be used."),
-          );
-          return 2;
-        }
-        if (args.length === 0) {
-          ctx.io.stderr(line("No units given"));
-          return 0;
-        }
-        const machines = new MachineCache(ctx.api());
-        try {
-          await lazyCreateUnits(ctx, machines, args, {
-            maxAttempts: opts.blockAttempts,
-            ...(opts.replace ? { replace: { command: "start" } } : {}),
-          });
-        } catch (err) {
-          if (!(err instanceof CliError)) throw err;
-          ctx.io.stderr(line(`Error creating units: ${err.message}`));
-          return 1;
-        }
+        const machines = await createUnitArgs(ctx, args, opts.sign, {
+          maxAttempts: opts.blockAttempts,
+          ...(opts.replace ? { replace: { command: "start" } } : {}),
+        });
+        if (typeof machines === "number") return machines;
         let starting: string[] = [];
         try {
           const triggered = await setTargetStates(ctx, args, "launched");

@@ -1,12 +1,8 @@
 /** `fleetctl stop UNIT...`: desired state loaded (stopped but still scheduled), and wait. */
 import { act, integer, type Register } from "../command-kit.js";
-import { goList, line } from "../context.js";
-import { CliError } from "../errors.js";
-import { MachineCache } from "../machines.js";
-import { findUnits } from "../unit-actions.js";
+import { line } from "../context.js";
+import { resolveUnitArgs, waitForTargetState } from "../unit-actions.js";
 import { isGlobal } from "../unit-kind.js";
-import { blockAttempts, tryWaitForUnitStates } from "../waits.js";
-import type { WireUnit } from "../wire.js";
 import type { BlockOpts } from "./start.js";
 
 export const registerStop: Register = (program, runner) => {
@@ -30,22 +26,8 @@ export const registerStop: Register = (program, runner) => {
     )
     .action(
       act<BlockOpts>(runner, async (args, opts) => {
-        if (args.length === 0) {
-          ctx.io.stderr(line("No units given"));
-          return 0;
-        }
-        let units: WireUnit[];
-        try {
-          units = await findUnits(ctx, args);
-        } catch (err) {
-          if (!(err instanceof CliError)) throw err;
-          ctx.io.stderr(line(err.message));
-          return 1;
-        }
-        if (units.length === 0) {
-          ctx.io.stderr(line("Units not found in registry"));
-          return 0;
-        }
+        const units = await resolveUnitArgs(ctx, args);
+        if (typeof units === "number") return units;
         const stopping: string[] = [];
         for (const u of units) {
           const global = isGlobal(u);
@@ -60,15 +42,11 @@ export const registerStop: Register = (program, runner) => {
           if (global) ctx.io.stdout(line(`Triggered global unit ${u.name} stop`));
           else stopping.push(u.name);
         }
-        const max = blockAttempts({ noBlock: !opts.block, blockAttempts: opts.blockAttempts });
-        const machines = new MachineCache(ctx.api());
-        const err = await tryWaitForUnitStates(ctx, machines, stopping, "stop", "loaded", max);
-        if (err !== undefined) {
-          ctx.io.stderr(line(`Failed to stop units ${goList(stopping)}. err: ${err.message}`));
-          return 1;
-        }
-        ctx.io.stderr(line(`Successfully stopped units ${goList(stopping)}.`));
-        return 0;
+        return waitForTargetState(ctx, stopping, opts, {
+          verb: "stop",
+          done: "stopped",
+          state: "loaded",
+        });
       }),
     );
 };
