@@ -21,7 +21,12 @@ const REPO = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
 const HARNESS = path.join(REPO, "..", "shared", "tools", "harness", "bench-fleet.sh");
 const OURS = path.join(REPO, "dist", "agent", "main.js");
 
-/** The figures worth a row: [scenario, metric, label]; lower is better for all of them. */
+/**
+ * The figures worth a row: [scenario, metric, label]; lower is better for all of them. Not the
+ * harness's "after the machine key is gone" nor its leader-kill runs (eL30, eL5): it reads
+ * those from fleet's etcd v2 keys, which fleet-ts does not have, so for fleet-ts they measure
+ * nothing (bench/failover.ts and test/failures/leader-kill measure ours).
+ */
 const ROWS: readonly (readonly [string, string, string])[] = [
   ["a", "latency_s", "a: start 1 unit → active/running (s)"],
   ["a", "fleetctl_start_s", "a: the fleetctl start command itself (s)"],
@@ -32,8 +37,6 @@ const ROWS: readonly (readonly [string, string, string])[] = [
   ["d.c", "latency_s", "d.c: destroy 3 global units → gone (s)"],
   ["e30", "failover_s", "e30: host killed, agent_ttl 30 s → its units active elsewhere (s)"],
   ["e5", "failover_s", "e5: host killed, agent_ttl 5 s → its units active elsewhere (s)"],
-  ["e30", "failover_after_machine_gone_s", "e30: …after the dead machine's key is gone (s)"],
-  ["e5", "failover_after_machine_gone_s", "e5: …after the dead machine's key is gone (s)"],
   ["f.ramp", "latency_s", "f: 300 units started in 6 batches → all running (s)"],
   ["d.f", "latency_s", "d.f: destroy 300 units → gone (s)"],
   ["f.loaded", "h1_fleetd_cpu_s_per_min", "f: 300 units running, fleetd CPU h1 (CPU-s/min)"],
