@@ -13,11 +13,11 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { cloudInitHostFiles } from "../test/harness/cloudinit-host.js";
 import { bootHosts, DEFAULT_RUNS_ROOT } from "../test/harness/hosts.js";
+import { freePort } from "../test/harness/ports.js";
 import { teardownRun } from "../test/harness/teardown.js";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
@@ -49,17 +49,6 @@ class DemoError extends Error {
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      srv.close(() => resolve(typeof addr === "object" && addr !== null ? addr.port : 0));
-    });
-  });
-}
 
 /** Host i's #cloud-config: its fleet settings, the shared token, and etcd on host 0. */
 export function demoCloudConfig(

@@ -5,7 +5,6 @@
  * status by proxying to B's fleetd at the apiUrl B advertises.
  */
 import { request } from "node:http";
-import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
@@ -14,6 +13,7 @@ import { Registry } from "../agent/registry/registry.js";
 import { parseUnitFile, unitHash } from "../units/unit-file.js";
 import { type EtcdCluster, startEtcd } from "./harness/etcd.js";
 import { bootHosts, type Cluster } from "./harness/hosts.js";
+import { freePort } from "./harness/ports.js";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
 const TOKEN = "journal-test-token";
@@ -22,16 +22,6 @@ let etcd: EtcdCluster;
 let cluster: Cluster;
 let registry: Registry;
 let port: number;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === "object" && a !== null ? a.port : 0));
-    });
-  });
-}
 
 /** beforeAll cannot use expect.poll: wait for a condition, or fail saying what never happened. */
 async function waitFor(what: string, check: () => Promise<boolean>): Promise<void> {

@@ -8,7 +8,6 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runFleetctl } from "../cli/program.js";
 import { type EtcdCluster, startEtcd } from "./harness/etcd.js";
 import { bootHosts, type Cluster } from "./harness/hosts.js";
+import { freePort } from "./harness/ports.js";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
 const TSX = `file://${REPO}/node_modules/tsx/dist/esm/index.mjs`;
@@ -31,16 +31,6 @@ let port: number;
 const children: ChildProcess[] = [];
 
 const endpoint = () => `unix://${cluster.hosts[0]?.rootDir}/run/fleet.sock`;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === "object" && a !== null ? a.port : 0));
-    });
-  });
-}
 
 async function fleetctl(...args: string[]) {
   let out = "";

@@ -5,7 +5,6 @@
  */
 
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -17,6 +16,7 @@ import { Registry } from "../agent/registry/registry.js";
 import { runFleetctl } from "../cli/program.js";
 import { unitHash } from "../units/unit-file.js";
 import { type EtcdCluster, startEtcd } from "./harness/etcd.js";
+import { freePort } from "./harness/ports.js";
 
 const M1 = "aaaaaaaa000000000000000000000001";
 const M2 = "bbbbbbbb000000000000000000000002";
@@ -70,16 +70,6 @@ async function fleetctl(args: string[], env: Record<string, string> = {}) {
   const r = start(args, env);
   const code = await r.done;
   return { out: r.out(), err: r.err(), code };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === "object" && a !== null ? a.port : 0));
-    });
-  });
 }
 
 const options = [{ section: "Service", name: "ExecStart", value: "/bin/sleep 1000" }];

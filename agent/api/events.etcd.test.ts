@@ -4,12 +4,12 @@
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { request } from "node:http";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { type EtcdCluster, startEtcd } from "../../test/harness/etcd.js";
+import { freePort } from "../../test/harness/ports.js";
 import { memoryLogger } from "../logging/logger.js";
 import type { MachineRecord, UnitRecord } from "../registry/codecs.js";
 import { MachinePresence } from "../registry/machines.js";
@@ -48,16 +48,6 @@ const machine = (id: string, ip: string): MachineRecord => ({
   version: "t",
   startedAt: 0,
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === "object" && a !== null ? a.port : 0));
-    });
-  });
-}
 
 beforeAll(async () => {
   etcd = await startEtcd();

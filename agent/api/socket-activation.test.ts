@@ -10,6 +10,7 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
+import { freePort } from "../../test/harness/ports.js";
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
 let child: ChildProcess | undefined;
@@ -23,15 +24,6 @@ afterEach(async () => {
   }
   child = undefined;
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, "127.0.0.1", () => {
-      const a = srv.address();
-      srv.close(() => resolve(typeof a === "object" && a !== null ? a.port : 0));
-    });
-  });
-}
 
 /** systemd-socket-activate listening on a port, starting serve-fd.ts at the first connection. */
 async function activate(env: Record<string, string>): Promise<number> {

@@ -7,9 +7,9 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort as anyFreePort } from "./ports.js";
 import { identify, isAlive, type ProcessRef } from "./process-identity.js";
 
 export class EtcdHarnessError extends Error {
@@ -45,14 +45,7 @@ const handedOut = new Set<number>();
 
 async function freePort(): Promise<number> {
   for (;;) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const srv = createServer();
-      srv.once("error", reject);
-      srv.listen(0, "127.0.0.1", () => {
-        const addr = srv.address();
-        srv.close(() => resolve(typeof addr === "object" && addr !== null ? addr.port : 0));
-      });
-    });
+    const port = await anyFreePort();
     if (port !== 0 && !handedOut.has(port)) {
       handedOut.add(port);
       return port;
