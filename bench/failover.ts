@@ -11,6 +11,7 @@
  */
 import { silentLogger } from "../agent/logging/logger.js";
 import { Registry } from "../agent/registry/registry.js";
+import { startEtcd } from "../test/harness/etcd.js";
 import {
   activeOn,
   bootFleetHosts,
@@ -20,8 +21,7 @@ import {
   placedOn,
   registered,
   unit,
-} from "../test/failures/fleet-hosts.js";
-import { startEtcd } from "../test/harness/etcd.js";
+} from "../test/harness/fleet-hosts.js";
 import { median } from "./stats.js";
 
 const TTLS = (process.env.AGENT_TTLS ?? "3,5").split(",").map(Number);

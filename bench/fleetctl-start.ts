@@ -11,8 +11,8 @@ import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { bootFleetHosts, REPO } from "../test/failures/fleet-hosts.js";
 import { startEtcd } from "../test/harness/etcd.js";
+import { bootFleetHosts, REPO } from "../test/harness/fleet-hosts.js";
 import { median } from "./stats.js";
 
 const RUNS = Number(process.env.RUNS ?? 3);

@@ -5,17 +5,16 @@
  * status by proxying to B's fleetd at the apiUrl B advertises.
  */
 import { request } from "node:http";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { memoryLogger } from "../agent/logging/logger.js";
 import { Registry } from "../agent/registry/registry.js";
 import { parseUnitFile, unitHash } from "../units/unit-file.js";
 import { type EtcdCluster, startEtcd } from "./harness/etcd.js";
-import { bootHosts, type Cluster } from "./harness/hosts.js";
+import { bootFleetHosts } from "./harness/fleet-hosts.js";
+import type { Cluster } from "./harness/hosts.js";
 import { freePort } from "./harness/ports.js";
 
-const REPO = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
 const TOKEN = "journal-test-token";
 const IP = (i: number) => `127.0.0.${41 + i}`;
 let etcd: EtcdCluster;
@@ -38,12 +37,10 @@ const T = { timeout: 60_000, interval: 200 };
 beforeAll(async () => {
   etcd = await startEtcd();
   port = await freePort();
-  const service = `[Unit]\nDescription=fleet-ts daemon (test)\n[Service]\nExecStart=/usr/bin/node --import file://${REPO}/node_modules/tsx/dist/esm/index.mjs ${REPO}/agent/main.ts\nKillMode=process\nRestart=always\n[Install]\nWantedBy=multi-user.target\n`;
-  cluster = await bootHosts({
+  cluster = await bootFleetHosts({
     count: 2,
-    binds: [REPO],
-    files: (i) => ({
-      "/etc/fleet/fleet.conf": [
+    conf: (i) =>
+      [
         `etcd_servers=${etcd.endpoints.join(",")}`,
         "etcd_key_prefix=/journal/",
         `public_ip=${IP(i)}`,
@@ -51,12 +48,7 @@ beforeAll(async () => {
         "api_token_file=/etc/fleet/api-token",
         "",
       ].join("\n"),
-      "/etc/fleet/api-token": `${TOKEN}\n`,
-      "/etc/systemd/system/fleet.service": service,
-      "/etc/systemd/system/multi-user.target.wants/fleet.service": {
-        symlink: "/etc/systemd/system/fleet.service",
-      },
-    }),
+    files: () => ({ "/etc/fleet/api-token": `${TOKEN}\n` }),
   });
   registry = new Registry({ endpoints: etcd.endpoints, prefix: "/journal/", log: memoryLogger() });
   await waitFor(

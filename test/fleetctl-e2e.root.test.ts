@@ -14,7 +14,8 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runFleetctl } from "../cli/program.js";
 import { type EtcdCluster, startEtcd } from "./harness/etcd.js";
-import { bootHosts, type Cluster } from "./harness/hosts.js";
+import { bootFleetHosts } from "./harness/fleet-hosts.js";
+import type { Cluster } from "./harness/hosts.js";
 import { freePort } from "./harness/ports.js";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
@@ -89,12 +90,10 @@ const legend = /[0-9a-f]{8}\.\.\.\/127\.0\.0\.6[1-3]/.source;
 beforeAll(async () => {
   etcd = await startEtcd();
   port = await freePort();
-  const service = `[Unit]\nDescription=fleet-ts daemon (test)\n[Service]\nExecStart=/usr/bin/node --import ${TSX} ${REPO}/agent/main.ts\nKillMode=process\nRestart=always\n[Install]\nWantedBy=multi-user.target\n`;
-  cluster = await bootHosts({
+  cluster = await bootFleetHosts({
     count: 3,
-    binds: [REPO],
-    files: (i) => ({
-      "/etc/fleet/fleet.conf": [
+    conf: (i) =>
+      [
         `etcd_servers=${etcd.endpoints.join(",")}`,
         "etcd_key_prefix=/ctl-e2e/",
         `metadata=role=${ROLES[i]}`,
@@ -103,12 +102,7 @@ beforeAll(async () => {
         "api_token_file=/etc/fleet/api-token",
         "",
       ].join("\n"),
-      "/etc/fleet/api-token": `${TOKEN}\n`,
-      "/etc/systemd/system/fleet.service": service,
-      "/etc/systemd/system/multi-user.target.wants/fleet.service": {
-        symlink: "/etc/systemd/system/fleet.service",
-      },
-    }),
+    files: () => ({ "/etc/fleet/api-token": `${TOKEN}\n` }),
   });
   dir = mkdtempSync(join(tmpdir(), "fleetctl-e2e-"));
   writeFileSync(

@@ -20,8 +20,15 @@ import { memoryLogger } from "../../agent/logging/logger.js";
 import { Registry } from "../../agent/registry/registry.js";
 import type { PrefixWatch, WatchEvent } from "../../agent/registry/watch.js";
 import { type EtcdCluster, startEtcd } from "../harness/etcd.js";
+import {
+  activeOn,
+  bootFleetHosts,
+  placedOn,
+  registered,
+  show,
+  unit,
+} from "../harness/fleet-hosts.js";
 import type { Cluster } from "../harness/hosts.js";
-import { activeOn, bootFleetHosts, placedOn, registered, show, unit } from "./fleet-hosts.js";
 
 const TTL_S = 10;
 const PREFIX = "/etcdfail/";

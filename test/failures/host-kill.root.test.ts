@@ -14,7 +14,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { memoryLogger } from "../../agent/logging/logger.js";
 import { Registry } from "../../agent/registry/registry.js";
 import { type EtcdCluster, startEtcd } from "../harness/etcd.js";
-import type { Cluster } from "../harness/hosts.js";
 import {
   activeOn,
   bootFleetHosts,
@@ -24,7 +23,8 @@ import {
   placedOn,
   registered,
   unit,
-} from "./fleet-hosts.js";
+} from "../harness/fleet-hosts.js";
+import type { Cluster } from "../harness/hosts.js";
 
 const TTL_S = 3;
 const UNITS = ["k1.service", "k2.service", "k3.service", "k4.service", "k5.service", "k6.service"];

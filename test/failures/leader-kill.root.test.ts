@@ -18,7 +18,6 @@ import { memoryLogger } from "../../agent/logging/logger.js";
 import { Registry } from "../../agent/registry/registry.js";
 import type { WatchEvent } from "../../agent/registry/watch.js";
 import { type EtcdCluster, startEtcd } from "../harness/etcd.js";
-import type { Cluster } from "../harness/hosts.js";
 import {
   activeOn,
   bootFleetHosts,
@@ -31,7 +30,8 @@ import {
   registered,
   show,
   unit,
-} from "./fleet-hosts.js";
+} from "../harness/fleet-hosts.js";
+import type { Cluster } from "../harness/hosts.js";
 
 const TTL_S = 10;
 const PREFIX = "/leader/";

@@ -20,8 +20,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { memoryLogger } from "../../agent/logging/logger.js";
 import { Registry } from "../../agent/registry/registry.js";
 import { type EtcdCluster, startEtcd } from "../harness/etcd.js";
-import type { Cluster } from "../harness/hosts.js";
-import { type BridgeEtcd, exposeEtcdOnBridge } from "./bridge-etcd.js";
 import {
   activeOn,
   bootFleetHosts,
@@ -33,7 +31,9 @@ import {
   show,
   UNIT_STOPPED,
   unit,
-} from "./fleet-hosts.js";
+} from "../harness/fleet-hosts.js";
+import type { Cluster } from "../harness/hosts.js";
+import { type BridgeEtcd, exposeEtcdOnBridge } from "./bridge-etcd.js";
 
 const TTL_S = 10;
 let etcd: EtcdCluster;

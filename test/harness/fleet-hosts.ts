@@ -1,6 +1,6 @@
 /**
- * @module test/failures/fleet-hosts
- * What the failure tests share: real systemd hosts each running fleetd as a systemd service
+ * @module test/harness/fleet-hosts
+ * What the cluster tests and benchmarks share: real systemd hosts each running fleetd as a systemd service
  * (from this checkout, through tsx), configured by /etc/fleet/fleet.conf, and small readers of
  * what those hosts and etcd say. fleetd runs inside the hosts (not in the test process) so that
  * killing a host or cutting its network takes its fleetd with it, as on a real machine.
@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import type { UnitRecord } from "../../agent/registry/codecs.js";
 import type { Registry } from "../../agent/registry/registry.js";
 import { parseUnitFile, unitHash } from "../../units/unit-file.js";
-import { bootHosts, type Cluster } from "../harness/hosts.js";
+import { bootHosts, type Cluster, type HostFiles } from "./hosts.js";
 
 export const REPO = fileURLToPath(new URL("../..", import.meta.url)).replace(/\/$/, "");
 
@@ -18,11 +18,13 @@ export interface FleetHostsOptions {
   /** fleet.conf of host i (etcd_servers, agent_ttl, metadata, ...). */
   readonly conf: (index: number) => string;
   readonly netns?: boolean;
+  /** More files for host i (an API token, ...). */
+  readonly files?: (index: number) => HostFiles;
 }
 
 /** The unit fleet ships (agent/systemd-units/fleet.service), pointed at this checkout. */
 const FLEET_SERVICE = `[Unit]
-Description=fleet-ts daemon (failure tests)
+Description=fleet-ts daemon (test hosts)
 [Service]
 ExecStart=/usr/bin/node --import file://${REPO}/node_modules/tsx/dist/esm/index.mjs ${REPO}/agent/main.ts
 KillMode=process
@@ -38,6 +40,7 @@ export async function bootFleetHosts(opts: FleetHostsOptions): Promise<Cluster> 
     netns: opts.netns ?? false,
     binds: [REPO], // the checkout may be under /tmp, which each host has its own of
     files: (i) => ({
+      ...opts.files?.(i),
       "/etc/fleet/fleet.conf": opts.conf(i),
       "/etc/systemd/system/fleet.service": FLEET_SERVICE,
       "/etc/systemd/system/multi-user.target.wants/fleet.service": {
