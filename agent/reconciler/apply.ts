@@ -8,6 +8,7 @@ import type { Logger } from "../logging/logger.js";
 import type { SystemdClient } from "../systemd/client.js";
 import type { UnitFileStore } from "../systemd/unit-files.js";
 import type { Task } from "./plan.js";
+import { type ChangedUnit, decideReload, type ReloadDecision } from "./reload.js";
 
 export interface ApplyEffects {
   /** Units started (their job was queued) and stopped, files written and removed. */
@@ -32,6 +33,7 @@ export async function applyTasks(
     failed: [],
   };
   const jobs: Promise<void>[] = [];
+  const enabled = new Set<string>();
   const run = async (task: Task): Promise<void> => {
     try {
       switch (task.type) {
@@ -45,13 +47,20 @@ export async function applyTasks(
           await files.remove(task.unit);
           effects.removed.push(task.unit);
           break;
-        case "write":
-          await files.place(task.unit, task.text);
+        case "write": {
+          const placed = await files.place(task.unit, task.text);
           effects.written.set(task.unit, task.hash);
+          if (placed.enabled) enabled.add(task.unit);
           break;
-        case "reload":
-          await systemd.reload();
-          break;
+        }
+        case "reload": {
+          const decision = await reloadDecision(effects, enabled, systemd);
+          if (decision.needed) await systemd.reload();
+          log.info(decision.needed ? "agent reloaded systemd" : "agent skipped daemon-reload", {
+            reason: decision.reason,
+          });
+          return;
+        }
         case "start": {
           const job = await systemd.startUnit(task.unit);
           effects.started.push(task.unit);
@@ -68,11 +77,7 @@ export async function applyTasks(
           break;
         }
       }
-      log.info("agent completed task", {
-        type: task.type,
-        unit: task.type === "reload" ? undefined : task.unit,
-        reason: task.reason,
-      });
+      log.info("agent completed task", { type: task.type, unit: task.unit, reason: task.reason });
     } catch (err) {
       const error = err instanceof Error ? err.message : String(err);
       effects.failed.push({ task, error });
@@ -91,4 +96,33 @@ export async function applyTasks(
   for (const task of tasks) if (task.type !== "stop") await run(task);
   await Promise.all(jobs);
   return effects;
+}
+
+/** What systemd now holds for the files this batch wrote and removed (see ./reload.ts). */
+async function reloadDecision(
+  effects: ApplyEffects,
+  enabled: ReadonlySet<string>,
+  systemd: SystemdClient,
+): Promise<ReloadDecision> {
+  try {
+    const units: ChangedUnit[] = await Promise.all([
+      ...[...effects.written.keys()].map(async (name): Promise<ChangedUnit> => {
+        const info = await systemd.loadInfo(name, { load: true });
+        return {
+          change: "written",
+          name,
+          loadState: info?.loadState ?? "not-found",
+          needDaemonReload: info?.needDaemonReload ?? true,
+          enabled: enabled.has(name),
+        };
+      }),
+      ...effects.removed.map(async (name): Promise<ChangedUnit> => {
+        const info = await systemd.loadInfo(name, { load: false });
+        return { change: "removed", name, loadState: info?.loadState };
+      }),
+    ]);
+    return decideReload(units);
+  } catch (err) {
+    return { needed: true, reason: `cannot tell what systemd holds (${String(err)})` };
+  }
 }

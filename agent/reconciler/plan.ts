@@ -4,7 +4,8 @@
  * and in its systemd → the ordered tasks that close the gap, each with a reason.
  *
  * Order: stop what must stop, unload what must go, write what is new or changed, reload
- * systemd once if any file changed, then start. A unit that crashed is not restarted here:
+ * systemd once if any file changed and systemd needs it (the applier asks it: ./reload.ts),
+ * then start. A unit that crashed is not restarted here:
  * systemd's `Restart=` owns that (fleet did the same); a unit is started when it should be
  * launched and this agent has not started it (or its file changed).
  */

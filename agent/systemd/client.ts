@@ -13,7 +13,7 @@
 import { EventEmitter } from "node:events";
 import dbus, { type MessageBus } from "dbus-next";
 import { type Logger, silentLogger } from "../logging/logger.js";
-import { SystemdError, SystemdUnavailableError } from "./errors.js";
+import { isNoSuchUnit, isUnknownObject, SystemdError, SystemdUnavailableError } from "./errors.js";
 import { UNIT_PATH_PREFIX, unitNameFromPath } from "./object-path.js";
 import type { JobRemoved, UnitStateChange, UnitStatus } from "./unit-state.js";
 
@@ -454,7 +454,16 @@ export class SystemdClient extends EventEmitter<SystemdEvents> {
 
   /** One property of a unit object, with 64-bit integers as numbers. */
   async unitProperty(name: string, iface: "Unit" | "Service", property: string): Promise<unknown> {
-    const path = await this.loadUnit(name);
+    const value = await this.#property(await this.loadUnit(name), name, iface, property);
+    return typeof value === "bigint" ? Number(value) : value;
+  }
+
+  async #property(
+    path: string,
+    name: string,
+    iface: "Unit" | "Service",
+    property: string,
+  ): Promise<unknown> {
     const [variant] = await this.#call(
       SYSTEMD,
       path,
@@ -464,12 +473,34 @@ export class SystemdClient extends EventEmitter<SystemdEvents> {
       [`org.freedesktop.systemd1.${iface}`, property],
       name,
     );
-    const value = (variant as { value: unknown }).value;
-    return typeof value === "bigint" ? Number(value) : value;
+    return (variant as { value: unknown }).value;
   }
 
   async mainPid(name: string): Promise<number> {
     return Number(await this.unitProperty(name, "Service", "MainPID"));
+  }
+
+  /**
+   * What systemd holds for a unit: its LoadState and whether its parsed copy is older than its
+   * files. `load` asks systemd to load it first; without it, undefined means systemd holds no
+   * object for the unit (the lookup creates none).
+   */
+  async loadInfo(
+    name: string,
+    opts: { load: boolean },
+  ): Promise<{ loadState: string; needDaemonReload: boolean } | undefined> {
+    try {
+      const path = opts.load ? await this.loadUnit(name) : await this.getUnit(name);
+      const [loadState, needDaemonReload] = await Promise.all([
+        this.#property(path, name, "Unit", "LoadState"),
+        this.#property(path, name, "Unit", "NeedDaemonReload"),
+      ]);
+      return { loadState: String(loadState), needDaemonReload: needDaemonReload === true };
+    } catch (err) {
+      // Without a load, the object can also be collected between the two calls.
+      if (!opts.load && (isNoSuchUnit(err) || isUnknownObject(err))) return undefined;
+      throw err;
+    }
   }
 
   close(): void {

@@ -3,7 +3,7 @@
  * Where the agent puts the unit files it runs, as fleet did: `/run/fleet/units/<name>`
  * (runtime: gone at reboot, like the schedule it came from), linked into systemd at runtime,
  * enabled at runtime when it has an `[Install]` section. The caller reloads systemd once per
- * batch. Unloading disables and unlinks, clears a failed state, and removes the file.
+ * batch when systemd needs it (agent/reconciler/reload.ts). Unloading disables and unlinks, clears a failed state, and removes the file.
  *
  * `fsRoot` lets a fleetd outside a host (tests, the demo) write into the host's file system
  * (`/proc/<pid>/root`) while telling the host's systemd the in-host path.
@@ -52,7 +52,7 @@ export class UnitFileStore {
 
   /**
    * Writes the file (atomically, mode 0644), links it, and enables it if it has an [Install]
-   * section. Call `systemd.reload()` once after a batch.
+   * section. The caller decides on one `systemd.reload()` after a batch.
    */
   async place(name: string, text: string): Promise<{ enabled: boolean }> {
     const dir = this.#fsRoot + this.unitsDir;
