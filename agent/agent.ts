@@ -119,6 +119,7 @@ export class Agent {
       this.#texts.set(hash, f.text);
       if (isGlobalUnitText(f.name, f.text)) this.#global.add(f.name);
     }
+    await this.#watchManaged();
     await this.#refresh([...this.#files.keys()]);
     for (const [name, s] of this.#systemd) if (isRunning(s.activeState)) this.#launched.add(name);
 
@@ -305,6 +306,20 @@ export class Agent {
     return [...new Set([...this.#desired.keys(), ...this.#files.keys()])];
   }
 
+  /**
+   * Receives the state changes of the units this agent manages only. If the rules cannot be
+   * set, the refresh after each batch and the resync still read every state.
+   */
+  async #watchManaged(): Promise<void> {
+    try {
+      await this.#o.systemd.watchUnits(this.#managedNames());
+    } catch (err) {
+      this.#log.warn("cannot narrow systemd's signals to our units; will retry", {
+        error: String(err),
+      });
+    }
+  }
+
   /** Reads systemd's state of these units (one call) and publishes what changed. */
   async #refresh(names: readonly string[]): Promise<void> {
     if (names.length === 0) return;
@@ -365,6 +380,7 @@ export class Agent {
     }
     const tasks = planTasks(desired, this.#current());
     if (tasks.length === 0) return;
+    await this.#watchManaged(); // before any start: none of its state changes is missed
     const failed = await this.#applyAndRecord(tasks);
     // A start may have raced a fence that began while it ran: stop it again.
     if (this.#fencedSince !== undefined) this.#fence();

@@ -142,6 +142,44 @@ describe("(root) systemd client on a real host", () => {
     await client.reload();
   });
 
+  it("(root) watchUnits narrows the state changes to the units named, and widens them again", async () => {
+    await store.place("watched.service", "[Service]\nExecStart=/bin/sleep 1000\n");
+    await store.place("ignored.service", "[Service]\nExecStart=/bin/sleep 1000\n");
+    await client.watchUnits(["watched.service"]);
+    const t0 = performance.now();
+    await client.waitForJob(await client.startUnit("ignored.service"));
+    await client.waitForJob(await client.startUnit("watched.service"));
+    await waitState("watched.service", "active", "running", t0);
+    // Both ran; the watched unit's change came after the other's would have.
+    const [ignored] = await client.listUnitsByNames(["ignored.service"]);
+    expect(ignored?.activeState).toBe("active");
+    expect(states.filter((s) => s.at >= t0 && s.change.name === "ignored.service")).toEqual([]);
+
+    await client.watchUnits("all");
+    const t1 = performance.now();
+    await client.waitForJob(await client.stopUnit("ignored.service"));
+    await waitState("ignored.service", "inactive", "dead", t1);
+
+    // Narrowed again, then the connection is lost: the new connection keeps the narrowing.
+    await client.watchUnits(["watched.service"]);
+    let reconnected = false;
+    client.once("reconnected", () => {
+      reconnected = true;
+    });
+    await cluster.systemctl(0, "restart", "dbus.service");
+    await expect.poll(() => reconnected, { timeout: 20_000, interval: 50 }).toBe(true);
+    const t2 = performance.now();
+    await client.waitForJob(await client.startUnit("ignored.service"));
+    await client.waitForJob(await client.stopUnit("watched.service"));
+    await waitState("watched.service", "inactive", "dead", t2);
+    expect(states.filter((s) => s.at >= t2 && s.change.name === "ignored.service")).toEqual([]);
+
+    await client.watchUnits("all");
+    await client.waitForJob(await client.stopUnit("ignored.service"));
+    await store.remove("watched.service");
+    await store.remove("ignored.service");
+  });
+
   it("(root) reconnects after dbus restarts in the host, subscribes again, and events flow", async () => {
     let reconnected = false;
     client.once("reconnected", () => {

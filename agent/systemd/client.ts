@@ -14,7 +14,7 @@ import { EventEmitter } from "node:events";
 import dbus, { type MessageBus } from "dbus-next";
 import { type Logger, silentLogger } from "../logging/logger.js";
 import { isNoSuchUnit, isUnknownObject, SystemdError, SystemdUnavailableError } from "./errors.js";
-import { UNIT_PATH_PREFIX, unitNameFromPath } from "./object-path.js";
+import { UNIT_PATH_PREFIX, unitNameFromPath, unitObjectPath } from "./object-path.js";
 import type { JobRemoved, UnitStateChange, UnitStatus } from "./unit-state.js";
 
 const { Message, MessageType } = dbus;
@@ -24,6 +24,12 @@ const SYSTEMD = "org.freedesktop.systemd1";
 const SYSTEMD_PATH = "/org/freedesktop/systemd1";
 const MANAGER = "org.freedesktop.systemd1.Manager";
 const PROPERTIES = "org.freedesktop.DBus.Properties";
+/**
+ * Per-unit match rules beyond this many give way to one rule for every unit: dbus-daemon's
+ * system bus allows a connection 512 rules by default.
+ */
+const MAX_UNIT_RULES = 400;
+const UNIT_CHANGES = `type='signal',sender='${SYSTEMD}',interface='${PROPERTIES}',member='PropertiesChanged',arg0='org.freedesktop.systemd1.Unit'`;
 
 export interface SystemdClientOptions {
   /** D-Bus address, e.g. unix:path=/run/dbus/system_bus_socket; default: DBUS_SYSTEM_BUS_ADDRESS or the system bus. */
@@ -37,8 +43,6 @@ export interface SystemdClientOptions {
 export interface SystemdEvents {
   jobRemoved: [JobRemoved];
   unitState: [UnitStateChange];
-  unitNew: [name: string];
-  unitRemoved: [name: string];
   disconnected: [reason: string];
   /** Connected again after a loss: anything may have changed, resync. */
   reconnected: [];
@@ -63,12 +67,19 @@ export class SystemdClient extends EventEmitter<SystemdEvents> {
   #closed = false;
   #reconnecting = false;
   #ping: NodeJS.Timeout | undefined;
-  /** Object path → unit name, from LoadUnit/GetUnit/UnitNew (unescaping is the fallback). */
+  /** Object path → unit name, from LoadUnit/GetUnit/ListUnitsByNames (unescaping is the fallback). */
   readonly #names = new Map<string, string>();
   /** Recent JobRemoved by job path: a job may finish before its caller starts waiting. */
   readonly #finished = new Map<string, { at: number; removed: JobRemoved }>();
   readonly #waiters = new Map<string, (r: JobRemoved) => void>();
   readonly #inFlight = new Set<(reason: string) => void>();
+  /** Units whose state changes we are sent: "all", or these names (see `watchUnits`). */
+  #wanted: "all" | ReadonlySet<string> = "all";
+  /** The match rules for unit state changes that the bus holds for this connection. */
+  readonly #rules = new Set<string>();
+  #matching: Promise<void> = Promise.resolve();
+  /** The bus refused a rule (its limit is below MAX_UNIT_RULES): one rule for all from then on. */
+  #unitRulesRefused = false;
 
   private constructor(opts: SystemdClientOptions) {
     super();
@@ -124,14 +135,13 @@ export class SystemdClient extends EventEmitter<SystemdEvents> {
     bus.on("message", (m: DBusMessage) => this.#onMessage(m));
     this.#bus = bus;
     try {
+      // Of the Manager's signals only JobRemoved: UnitNew/UnitRemoved come by the hundred
+      // with every batch and nothing here needs them.
       await this.#addMatch(
-        `type='signal',sender='${SYSTEMD}',interface='${MANAGER}',path='${SYSTEMD_PATH}'`,
+        `type='signal',sender='${SYSTEMD}',interface='${MANAGER}',path='${SYSTEMD_PATH}',member='JobRemoved'`,
       );
-      await this.#addMatch(
-        // arg0 keeps out the Service/Socket/... interfaces' changes: only the Unit interface
-        // carries the states we publish, and it is a fraction of the traffic.
-        `type='signal',sender='${SYSTEMD}',interface='${PROPERTIES}',member='PropertiesChanged',path_namespace='/org/freedesktop/systemd1/unit',arg0='org.freedesktop.systemd1.Unit'`,
-      );
+      this.#rules.clear(); // a new connection holds none of the old rules
+      await this.#queueSync(bus);
       await this.#manager("Subscribe", "", []);
     } catch (err) {
       this.#bus = undefined;
@@ -229,11 +239,6 @@ export class SystemdClient extends EventEmitter<SystemdEvents> {
         if (this.#finished.size > 1000) this.#pruneFinished();
       }
       this.emit("jobRemoved", removed);
-    } else if (m.member === "UnitNew") {
-      this.#names.set(String(body[1]), String(body[0]));
-      this.emit("unitNew", String(body[0]));
-    } else if (m.member === "UnitRemoved") {
-      this.emit("unitRemoved", String(body[0]));
     }
   }
 
@@ -257,12 +262,67 @@ export class SystemdClient extends EventEmitter<SystemdEvents> {
     if (change.loadState ?? change.activeState ?? change.subState) this.emit("unitState", change);
   }
 
+  /**
+   * Which units' state changes to receive: "all" (the default), or only these. Once Subscribed,
+   * systemd signals a change of any unit, and with a batch of units every target, slice and
+   * socket they hang from changes too: ~20 signals per unit started, each a dictionary of
+   * timestamps that costs CPU to decode. A rule per unit keeps out what nobody reads. Resolves
+   * once the bus holds the rules: a unit watched before it starts has none of its changes missed.
+   */
+  watchUnits(names: "all" | Iterable<string>): Promise<void> {
+    this.#wanted = names === "all" ? "all" : new Set(names);
+    const bus = this.#bus;
+    return bus === undefined ? Promise.resolve() : this.#queueSync(bus); // #open syncs them
+  }
+
+  /** One sync at a time: two at once could add a rule twice and remove it once. */
+  #queueSync(bus: MessageBus): Promise<void> {
+    const next = this.#matching.then(() => this.#syncRules(bus));
+    this.#matching = next.catch(() => {});
+    return next;
+  }
+
+  /** Adds the rules wanted and then removes the others, so no change falls in a gap. */
+  async #syncRules(bus: MessageBus): Promise<void> {
+    const wanted = this.#wanted;
+    const target =
+      wanted === "all" || wanted.size > MAX_UNIT_RULES || this.#unitRulesRefused
+        ? new Set([`${UNIT_CHANGES},path_namespace='${UNIT_PATH_PREFIX.replace(/\/$/, "")}'`])
+        : new Set([...wanted].map((n) => `${UNIT_CHANGES},path='${unitObjectPath(n)}'`));
+    for (const rule of target) {
+      if (this.#rules.has(rule)) continue;
+      if (this.#bus !== bus) return; // lost meanwhile: #open starts over
+      try {
+        await this.#addMatch(rule);
+      } catch (err) {
+        if (this.#unitRulesRefused || !/LimitsExceeded/.test(String(err))) throw err;
+        this.#unitRulesRefused = true;
+        this.#log.warn("the bus refuses more match rules; receiving every unit's changes", {
+          rules: this.#rules.size,
+          error: String(err),
+        });
+        return this.#syncRules(bus);
+      }
+      this.#rules.add(rule);
+    }
+    for (const rule of [...this.#rules]) {
+      if (target.has(rule)) continue;
+      if (this.#bus !== bus) return;
+      await this.#busCall("RemoveMatch", rule);
+      this.#rules.delete(rule);
+    }
+  }
+
   async #addMatch(rule: string): Promise<void> {
+    await this.#busCall("AddMatch", rule);
+  }
+
+  async #busCall(member: "AddMatch" | "RemoveMatch", rule: string): Promise<void> {
     await this.#call(
       "org.freedesktop.DBus",
       "/org/freedesktop/DBus",
       "org.freedesktop.DBus",
-      "AddMatch",
+      member,
       "s",
       [rule],
     );
