@@ -7,6 +7,7 @@ import { mangleUnitName } from "../units/unit-name.js";
 import { type Context, goList, line } from "./context.js";
 import { CliError } from "./errors.js";
 import { MachineCache } from "./machines.js";
+import { settleInOrder } from "./parallel.js";
 import { type CreateOptions, lazyCreateUnits } from "./unit-sources.js";
 import { blockAttempts, tryWaitForUnitStates } from "./waits.js";
 import type { WireUnit } from "./wire.js";
@@ -20,27 +21,43 @@ export async function findUnits(ctx: Context, args: readonly string[]): Promise<
   });
 }
 
-/** Sets the desired state of each named unit that is not already there; returns those changed. */
+/**
+ * Sets the desired state of each named unit that is not already there; returns those changed.
+ * As fleet's loop: it acts on the units named before the first one that cannot be read or does
+ * not exist, then fails on that one. The lookups and the changes are made several at a time.
+ */
 export async function setTargetStates(
   ctx: Context,
   args: readonly string[],
   state: string,
 ): Promise<WireUnit[]> {
+  const names = args.map(mangleUnitName);
+  const found = await settleInOrder(names, (name) => ctx.api().unit(name));
   const triggered: WireUnit[] = [];
-  for (const name of args.map(mangleUnitName)) {
-    let u: WireUnit | undefined;
-    try {
-      u = await ctx.api().unit(name);
-    } catch (err) {
-      if (err instanceof CliError)
-        throw new CliError(`error retrieving unit ${name} from registry: ${err.message}`);
-      throw err;
+  const queued = new Set<string>();
+  let stop: unknown;
+  for (const [i, r] of found.entries()) {
+    const name = names[i] as string;
+    if (r.status === "rejected") {
+      stop =
+        r.reason instanceof CliError
+          ? new CliError(`error retrieving unit ${name} from registry: ${r.reason.message}`)
+          : r.reason;
+      break;
     }
-    if (u === undefined) throw new CliError(`unable to find unit ${name}`);
-    if (u.desiredState === state) continue;
-    await ctx.api().setDesiredState(u.name, state);
-    triggered.push(u);
+    if (r.value === undefined) {
+      stop = new CliError(`unable to find unit ${name}`);
+      break;
+    }
+    // Named twice: the sequential loop saw its own change the second time.
+    if (r.value.desiredState === state || queued.has(name)) continue;
+    queued.add(name);
+    triggered.push(r.value);
   }
+  const set = await settleInOrder(triggered, (u) => ctx.api().setDesiredState(u.name, state));
+  const failed = set.find((r) => r.status === "rejected");
+  if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;
+  if (stop !== undefined) throw stop;
   return triggered;
 }
 

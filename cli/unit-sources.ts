@@ -15,7 +15,9 @@ import { unitProblem } from "../units/validate.js";
 import { type Context, line } from "./context.js";
 import { CliError } from "./errors.js";
 import type { MachineCache } from "./machines.js";
+import { settleInOrder } from "./parallel.js";
 import { waitForUnitState } from "./waits.js";
+import type { WireUnit } from "./wire.js";
 
 /** A unit fleetctl could not find or read: the message is fleet's, with the file and line. */
 export class UnitSourceError extends CliError {
@@ -44,7 +46,12 @@ function withDefaultType(arg: string): string {
 }
 
 /** The options of the unit `arg` names, from a file or a template (fleet's getUnitFile). */
-async function unitOptionsFor(ctx: Context, arg: string, name: string): Promise<UnitOption[]> {
+async function unitOptionsFor(
+  ctx: Context,
+  arg: string,
+  name: string,
+  templates: Map<string, Promise<WireUnit | undefined>>,
+): Promise<UnitOption[]> {
   const path = resolve(ctx.io.cwd, arg);
   if (existsSync(path)) {
     try {
@@ -60,7 +67,13 @@ async function unitOptionsFor(ctx: Context, arg: string, name: string): Promise<
     throw new UnitSourceError(`error extracting information from unit name ${name}`);
   if (!info.isInstance)
     throw new UnitSourceError(`unable to find Unit(${name}) in Registry or on filesystem`);
-  const tmpl = await ctx.api().unit(info.template);
+  // One read per template for the whole command (fleet read it again for every instance).
+  let lookup = templates.get(info.template);
+  if (lookup === undefined) {
+    lookup = ctx.api().unit(info.template);
+    templates.set(info.template, lookup);
+  }
+  const tmpl = await lookup;
   if (tmpl !== undefined) return tmpl.options.map((o) => ({ ...o }));
   const tmplPath = join(dirname(path), info.template);
   if (!existsSync(tmplPath)) {
@@ -119,10 +132,21 @@ export async function lazyCreateUnits(
   create: CreateOptions,
 ): Promise<void> {
   const waits: Promise<void>[] = [];
-  for (const raw of args) {
+  const names = args.map((raw) => mangleUnitName(withDefaultType(raw)));
+  // Looked up several at a time; each result is used where the sequential loop would have read it.
+  const lookups = await settleInOrder(names, (name) => ctx.api().unit(name));
+  const templates = new Map<string, Promise<WireUnit | undefined>>();
+  const handled = new Set<string>();
+  for (const [i, raw] of args.entries()) {
     const arg = withDefaultType(raw);
-    const name = mangleUnitName(arg);
-    const existing = await ctx.api().unit(name);
+    const name = names[i] as string;
+    const lookup = lookups[i] as PromiseSettledResult<WireUnit | undefined>;
+    // Named twice: the second time, the unit is the one just created.
+    let existing: WireUnit | undefined;
+    if (handled.has(name)) existing = await ctx.api().unit(name);
+    else if (lookup.status === "fulfilled") existing = lookup.value;
+    else throw lookup.reason;
+    handled.add(name);
     let options: UnitOption[];
     if (existing !== undefined) {
       const local = differentLocal(ctx, arg, unitHash(existing.options));
@@ -145,7 +169,7 @@ export async function lazyCreateUnits(
       }
       options = local;
     } else {
-      options = await unitOptionsFor(ctx, arg, name);
+      options = await unitOptionsFor(ctx, arg, name, templates);
     }
     const problem = unitProblem(name, options);
     // An empty unit is left to the API, whose 409 fleet's users know from fleet.

@@ -140,8 +140,7 @@ export class SystemdClient extends EventEmitter<SystemdEvents> {
       await this.#addMatch(
         `type='signal',sender='${SYSTEMD}',interface='${MANAGER}',path='${SYSTEMD_PATH}',member='JobRemoved'`,
       );
-      this.#rules.clear(); // a new connection holds none of the old rules
-      await this.#queueSync(bus);
+      await this.#queueSync(bus, { fresh: true });
       await this.#manager("Subscribe", "", []);
     } catch (err) {
       this.#bus = undefined;
@@ -276,8 +275,11 @@ export class SystemdClient extends EventEmitter<SystemdEvents> {
   }
 
   /** One sync at a time: two at once could add a rule twice and remove it once. */
-  #queueSync(bus: MessageBus): Promise<void> {
-    const next = this.#matching.then(() => this.#syncRules(bus));
+  #queueSync(bus: MessageBus, opts: { fresh?: boolean } = {}): Promise<void> {
+    const next = this.#matching.then(() => {
+      if (opts.fresh) this.#rules.clear(); // a new connection holds none of the old rules
+      return this.#syncRules(bus);
+    });
     this.#matching = next.catch(() => {});
     return next;
   }
