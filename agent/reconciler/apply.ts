@@ -34,6 +34,9 @@ export async function applyTasks(
   };
   const jobs: Promise<void>[] = [];
   const enabled = new Set<string>();
+  const writes = tasks.flatMap((t) => (t.type === "write" ? [t.unit] : []));
+  /** Units systemd held a parsed copy of, read once just before the batch's first write. */
+  let heldBefore: Promise<ReadonlySet<string> | undefined> | undefined;
   const run = async (task: Task): Promise<void> => {
     try {
       switch (task.type) {
@@ -48,13 +51,15 @@ export async function applyTasks(
           effects.removed.push(task.unit);
           break;
         case "write": {
+          heldBefore ??= heldCopies(systemd, writes);
+          await heldBefore;
           const placed = await files.place(task.unit, task.text);
           effects.written.set(task.unit, task.hash);
           if (placed.enabled) enabled.add(task.unit);
           break;
         }
         case "reload": {
-          const decision = await reloadDecision(effects, enabled, systemd);
+          const decision = await reloadDecision(effects, enabled, await heldBefore, systemd);
           if (decision.needed) await systemd.reload();
           log.info(decision.needed ? "agent reloaded systemd" : "agent skipped daemon-reload", {
             reason: decision.reason,
@@ -98,29 +103,44 @@ export async function applyTasks(
   return effects;
 }
 
+/** The units systemd holds a parsed copy of; undefined if it cannot tell (then: reload). */
+async function heldCopies(
+  systemd: SystemdClient,
+  names: readonly string[],
+): Promise<ReadonlySet<string> | undefined> {
+  try {
+    const states = await systemd.listUnitsByNames(names);
+    return new Set(states.filter((s) => s.loadState !== "not-found").map((s) => s.name));
+  } catch {
+    return undefined;
+  }
+}
+
 /** What systemd now holds for the files this batch wrote and removed (see ./reload.ts). */
 async function reloadDecision(
   effects: ApplyEffects,
   enabled: ReadonlySet<string>,
+  heldBefore: ReadonlySet<string> | undefined,
   systemd: SystemdClient,
 ): Promise<ReloadDecision> {
+  if (heldBefore === undefined && effects.written.size > 0)
+    return { needed: true, reason: "cannot tell what systemd held before the writes" };
   try {
-    const units: ChangedUnit[] = await Promise.all([
-      ...[...effects.written.keys()].map(async (name): Promise<ChangedUnit> => {
-        const info = await systemd.loadInfo(name, { load: true });
-        return {
-          change: "written",
-          name,
-          loadState: info?.loadState ?? "not-found",
-          needDaemonReload: info?.needDaemonReload ?? true,
-          enabled: enabled.has(name),
-        };
-      }),
-      ...effects.removed.map(async (name): Promise<ChangedUnit> => {
-        const info = await systemd.loadInfo(name, { load: false });
-        return { change: "removed", name, loadState: info?.loadState };
-      }),
-    ]);
+    const written = new Set(effects.written.keys());
+    const names = [...written, ...effects.removed];
+    const after = new Map((await systemd.listUnitsByNames(names)).map((s) => [s.name, s]));
+    const state = (name: string) => after.get(name)?.loadState ?? "not-found";
+    const units: ChangedUnit[] = names.map((name) =>
+      written.has(name)
+        ? {
+            change: "written",
+            name,
+            heldBefore: heldBefore?.has(name) ?? true,
+            loadState: state(name),
+            enabled: enabled.has(name),
+          }
+        : { change: "removed", name, loadState: state(name) },
+    );
     return decideReload(units);
   } catch (err) {
     return { needed: true, reason: `cannot tell what systemd holds (${String(err)})` };

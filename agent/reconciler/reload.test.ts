@@ -6,11 +6,11 @@ const written = (name: string, o: Partial<Extract<ChangedUnit, { change: "writte
     change: "written",
     name,
     loadState: "loaded",
-    needDaemonReload: false,
+    heldBefore: false,
     enabled: false,
     ...o,
   }) as const;
-const removed = (name: string, loadState: string | undefined) =>
+const removed = (name: string, loadState: string) =>
   ({ change: "removed", name, loadState }) as const;
 
 describe("decideReload", () => {
@@ -18,27 +18,22 @@ describe("decideReload", () => {
     const d = decideReload([
       written("a.service"),
       written("b@1.service"),
-      removed("c.service", undefined),
+      removed("c.service", "not-found"),
     ]);
     expect(d.needed).toBe(false);
   });
 
-  it("skips it for a removed unit systemd only holds as a not-found stub", () => {
+  it("skips it for a removed unit systemd holds nothing of (a not-found stub at most)", () => {
     expect(decideReload([removed("c.service", "not-found")]).needed).toBe(false);
   });
 
   it("reloads when a written unit still shows an older parsed copy", () => {
-    const d = decideReload([
-      written("a.service"),
-      written("b.service", { needDaemonReload: true }),
-    ]);
+    const d = decideReload([written("a.service"), written("b.service", { heldBefore: true })]);
     expect(d).toEqual({ needed: true, reason: "systemd holds an older copy of b.service" });
   });
 
   it("reloads when systemd did not find a written file by itself", () => {
-    const d = decideReload([
-      written("a.service", { loadState: "not-found", needDaemonReload: true }),
-    ]);
+    const d = decideReload([written("a.service", { loadState: "not-found" })]);
     expect(d).toEqual({ needed: true, reason: "systemd did not find a.service" });
   });
 

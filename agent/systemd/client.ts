@@ -13,7 +13,7 @@
 import { EventEmitter } from "node:events";
 import dbus, { type MessageBus } from "dbus-next";
 import { type Logger, silentLogger } from "../logging/logger.js";
-import { isNoSuchUnit, isUnknownObject, SystemdError, SystemdUnavailableError } from "./errors.js";
+import { SystemdError, SystemdUnavailableError } from "./errors.js";
 import { UNIT_PATH_PREFIX, unitNameFromPath, unitObjectPath } from "./object-path.js";
 import type { JobRemoved, UnitStateChange, UnitStatus } from "./unit-state.js";
 
@@ -137,7 +137,8 @@ export class SystemdClient extends EventEmitter<SystemdEvents> {
     try {
       // Of the Manager's signals only JobRemoved: UnitNew/UnitRemoved come by the hundred
       // with every batch and nothing here needs them.
-      await this.#addMatch(
+      await this.#busCall(
+        "AddMatch",
         `type='signal',sender='${SYSTEMD}',interface='${MANAGER}',path='${SYSTEMD_PATH}',member='JobRemoved'`,
       );
       await this.#queueSync(bus, { fresh: true });
@@ -295,9 +296,10 @@ export class SystemdClient extends EventEmitter<SystemdEvents> {
       if (this.#rules.has(rule)) continue;
       if (this.#bus !== bus) return; // lost meanwhile: #open starts over
       try {
-        await this.#addMatch(rule);
+        await this.#busCall("AddMatch", rule);
       } catch (err) {
-        if (this.#unitRulesRefused || !/LimitsExceeded/.test(String(err))) throw err;
+        const refused = err instanceof SystemdError && err.dbusName.endsWith(".LimitsExceeded");
+        if (this.#unitRulesRefused || !refused) throw err;
         this.#unitRulesRefused = true;
         this.#log.warn("the bus refuses more match rules; receiving every unit's changes", {
           rules: this.#rules.size,
@@ -313,10 +315,6 @@ export class SystemdClient extends EventEmitter<SystemdEvents> {
       await this.#busCall("RemoveMatch", rule);
       this.#rules.delete(rule);
     }
-  }
-
-  async #addMatch(rule: string): Promise<void> {
-    await this.#busCall("AddMatch", rule);
   }
 
   async #busCall(member: "AddMatch" | "RemoveMatch", rule: string): Promise<void> {
@@ -516,16 +514,7 @@ export class SystemdClient extends EventEmitter<SystemdEvents> {
 
   /** One property of a unit object, with 64-bit integers as numbers. */
   async unitProperty(name: string, iface: "Unit" | "Service", property: string): Promise<unknown> {
-    const value = await this.#property(await this.loadUnit(name), name, iface, property);
-    return typeof value === "bigint" ? Number(value) : value;
-  }
-
-  async #property(
-    path: string,
-    name: string,
-    iface: "Unit" | "Service",
-    property: string,
-  ): Promise<unknown> {
+    const path = await this.loadUnit(name);
     const [variant] = await this.#call(
       SYSTEMD,
       path,
@@ -535,34 +524,12 @@ export class SystemdClient extends EventEmitter<SystemdEvents> {
       [`org.freedesktop.systemd1.${iface}`, property],
       name,
     );
-    return (variant as { value: unknown }).value;
+    const value = (variant as { value: unknown }).value;
+    return typeof value === "bigint" ? Number(value) : value;
   }
 
   async mainPid(name: string): Promise<number> {
     return Number(await this.unitProperty(name, "Service", "MainPID"));
-  }
-
-  /**
-   * What systemd holds for a unit: its LoadState and whether its parsed copy is older than its
-   * files. `load` asks systemd to load it first; without it, undefined means systemd holds no
-   * object for the unit (the lookup creates none).
-   */
-  async loadInfo(
-    name: string,
-    opts: { load: boolean },
-  ): Promise<{ loadState: string; needDaemonReload: boolean } | undefined> {
-    try {
-      const path = opts.load ? await this.loadUnit(name) : await this.getUnit(name);
-      const [loadState, needDaemonReload] = await Promise.all([
-        this.#property(path, name, "Unit", "LoadState"),
-        this.#property(path, name, "Unit", "NeedDaemonReload"),
-      ]);
-      return { loadState: String(loadState), needDaemonReload: needDaemonReload === true };
-    } catch (err) {
-      // Without a load, the object can also be collected between the two calls.
-      if (!opts.load && (isNoSuchUnit(err) || isUnknownObject(err))) return undefined;
-      throw err;
-    }
   }
 
   close(): void {

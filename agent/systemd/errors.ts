@@ -30,11 +30,3 @@ export function isNoSuchUnit(err: unknown): boolean {
     err instanceof SystemdError && /NoSuchUnit|not loaded/i.test(`${err.dbusName} ${err.message}`)
   );
 }
-
-/** D-Bus says the object path is gone (a unit collected between two calls). */
-export function isUnknownObject(err: unknown): boolean {
-  return (
-    err instanceof SystemdError &&
-    /UnknownObject|UnknownMethod|Unknown object/i.test(`${err.dbusName} ${err.message}`)
-  );
-}
