@@ -26,12 +26,13 @@ import {
   planTasks,
   type Task,
 } from "./reconciler/plan.js";
-import type { MachineRecord, ScheduleEntry, UnitStateRecord } from "./registry/codecs.js";
+import type { MachineRecord, ScheduleEntry } from "./registry/codecs.js";
 import { decode, ScheduleEntrySchema } from "./registry/codecs.js";
 import { monotonicNow } from "./registry/leases.js";
 import { MachinePresence } from "./registry/machines.js";
 import type { Registry } from "./registry/registry.js";
 import type { PrefixWatch } from "./registry/watch.js";
+import { type ReportedState, StatePublisher } from "./state-publisher.js";
 import type { SystemdClient } from "./systemd/client.js";
 import type { UnitFileStore } from "./systemd/unit-files.js";
 
@@ -73,10 +74,9 @@ export class Agent {
   readonly #files = new Map<string, string>();
   readonly #launched = new Set<string>();
   readonly #systemd = new Map<string, SystemdState>();
-  readonly #published = new Map<string, UnitStateRecord>();
+  readonly #states: StatePublisher;
   #running: Promise<void> | undefined;
   #again = false;
-  #publishTimer: NodeJS.Timeout | undefined;
   #stopped = false;
   /** Names of the units whose file on disk says Global=true. */
   readonly #global = new Set<string>();
@@ -90,12 +90,17 @@ export class Agent {
   #fencedSince: number | undefined;
   #fencing: Promise<void> | undefined;
   #fenceTimer: NodeJS.Timeout | undefined;
-  /** Passes, state writes and fences, for tests and benchmarks. */
-  readonly stats = { passes: 0, stateWrites: 0, fences: 0, relists: 0 };
+  /** Passes, fences and relists, for tests and benchmarks. */
+  readonly stats = { passes: 0, fences: 0, relists: 0 };
 
   constructor(opts: AgentOptions) {
     this.#o = opts;
     this.#log = opts.log.with({ component: "agent" });
+    this.#states = new StatePublisher({
+      snapshot: () => ({ leaseId: this.#presence?.leaseId, reported: this.#reported() }),
+      write: (leaseId, changes) => opts.registry.states.publish(opts.machine.id, leaseId, changes),
+      log: this.#log,
+    });
   }
 
   get leaseId(): string | undefined {
@@ -131,7 +136,7 @@ export class Agent {
         activeState: c.activeState ?? before.activeState,
         subState: c.subState ?? before.subState,
       });
-      this.#schedulePublish();
+      this.#states.request();
     });
     systemd.on("reconnected", () => {
       void this.#refresh(this.#managedNames()).then(() => this.trigger());
@@ -147,15 +152,30 @@ export class Agent {
       ...(this.#o.resumeLeaseId === undefined ? {} : { resumeLeaseId: this.#o.resumeLeaseId }),
     });
     this.#leaseSeen = this.#presence.leaseId;
+    if (this.#presence.leaseId === this.#o.resumeLeaseId) {
+      try {
+        this.#states.adopt(
+          await registry.states.heldBy(this.#o.machine.id, this.#presence.leaseId),
+        );
+      } catch (err) {
+        // Then every state is written again, and a state left by the predecessor for a unit
+        // removed meanwhile stays until the lease ends.
+        this.#log.warn("cannot read the states already published; writing them all", {
+          error: String(err),
+        });
+      }
+    }
+    this.#states.request(); // what the refresh above read had no lease to go on yet
     this.#presence.on("leaseReplaced", () => {
-      this.#published.clear(); // the old lease took our states with it
-      this.#schedulePublish();
+      this.#states.forget(); // the old lease took our states with it
       this.#checkLease();
     });
 
     this.#prefix = registry.keys.schedulePrefix(this.#o.machine.id);
     this.#watch = await this.#openWatch();
     this.#timer = setInterval(() => {
+      // The publish also runs with no unit left: it deletes any state still held.
+      this.#states.request();
       void this.#refresh(this.#managedNames()).then(() => this.trigger());
     }, this.#o.resyncIntervalMs ?? 60_000);
     this.#timer.unref();
@@ -331,7 +351,7 @@ export class Agent {
           subState: s.subState,
         });
       }
-      this.#schedulePublish();
+      this.#states.request();
     } catch (err) {
       this.#log.warn("cannot read unit states from systemd; will retry", { error: String(err) });
     }
@@ -418,7 +438,7 @@ export class Agent {
     for (const name of fx.started) this.#launched.add(name);
     const touched = [...new Set(tasks.flatMap((t) => (t.type === "reload" ? [] : [t.unit])))];
     await this.#refresh(touched.filter((n) => this.#managed(n)));
-    this.#schedulePublish();
+    this.#states.request();
     return fx.failed.length;
   }
 
@@ -436,48 +456,15 @@ export class Agent {
     }
   }
 
-  #schedulePublish(): void {
-    if (this.#publishTimer !== undefined || this.#stopped) return;
-    // A few milliseconds gather the burst of signals one job produces into one write.
-    this.#publishTimer = setTimeout(() => {
-      this.#publishTimer = undefined;
-      this.#publish().catch((err: unknown) =>
-        this.#log.warn("cannot publish unit states; will retry", { error: String(err) }),
-      );
-    }, 5);
-  }
-
-  async #publish(): Promise<void> {
-    const presence = this.#presence;
-    if (presence === undefined) return;
-    const changes: { unit: string; state: UnitStateRecord | undefined }[] = [];
-    const now = Date.now();
+  /** What to publish: systemd's state of each unit we hold a file for. */
+  #reported(): Map<string, ReportedState> {
+    const reported = new Map<string, ReportedState>();
     for (const name of this.#managedNames()) {
       const s = this.#systemd.get(name);
-      const fileHash = this.#files.get(name);
-      if (s === undefined || fileHash === undefined) continue;
-      const before = this.#published.get(name);
-      if (
-        before?.loadState === s.loadState &&
-        before.activeState === s.activeState &&
-        before.subState === s.subState &&
-        before.hash === fileHash
-      ) {
-        continue;
-      }
-      const record = { ...s, hash: fileHash, since: now };
-      changes.push({ unit: name, state: record });
+      const hash = this.#files.get(name);
+      if (s !== undefined && hash !== undefined) reported.set(name, { ...s, hash });
     }
-    for (const name of this.#published.keys()) {
-      if (!this.#files.has(name)) changes.push({ unit: name, state: undefined });
-    }
-    if (changes.length === 0) return;
-    await this.#o.registry.states.publish(this.#o.machine.id, presence.leaseId, changes);
-    this.stats.stateWrites += changes.length;
-    for (const c of changes) {
-      if (c.state === undefined) this.#published.delete(c.unit);
-      else this.#published.set(c.unit, c.state);
-    }
+    return reported;
   }
 
   /** Stop following the schedule; units keep running and the lease is left to the next fleetd. */
@@ -485,10 +472,10 @@ export class Agent {
     this.#stopped = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
     if (this.#fenceTimer !== undefined) clearInterval(this.#fenceTimer);
-    if (this.#publishTimer !== undefined) clearTimeout(this.#publishTimer);
     await this.#watch?.close();
     await this.#running;
     await this.#fencing;
+    await this.#states.stop();
     this.#presence?.close();
   }
 }

@@ -43,6 +43,21 @@ export class StateStore {
     }
   }
 
+  /**
+   * The states of one machine stored on one lease: what a restarted fleetd that resumed its
+   * predecessor's lease finds already published (one read of the whole `states/`, at start).
+   */
+  async heldBy(machineId: string, leaseId: string): Promise<Map<string, UnitStateRecord>> {
+    const { listing } = await this.list();
+    const held = new Map<string, UnitStateRecord>();
+    for (const item of listing.items) {
+      const parts = this.keys.parse(item.key, "states");
+      if (parts?.length === 2 && parts[1] === machineId && item.lease === leaseId)
+        held.set(parts[0] as string, item.value);
+    }
+    return held;
+  }
+
   async list(
     unit?: string,
   ): Promise<{ states: UnitStateView[]; listing: Listing<UnitStateRecord> }> {
