@@ -24,7 +24,9 @@ export interface RangeResult {
 
 export type Compare =
   | { readonly key: string; readonly target: "mod" | "create"; readonly equals: number }
-  | { readonly key: string; readonly target: "lease"; readonly equals: string };
+  | { readonly key: string; readonly target: "lease"; readonly equals: string }
+  /** The key exists (its create revision is above 0). */
+  | { readonly key: string; readonly target: "exists" };
 
 export type Op =
   | { readonly type: "put"; readonly key: string; readonly value: Buffer; readonly lease?: string }
@@ -106,6 +108,8 @@ function toCompare(c: Compare): ICompare {
       return { key, target: "Create", result: "Equal", create_revision: c.equals };
     case "lease":
       return { key, target: "Lease", result: "Equal", lease: c.equals };
+    case "exists":
+      return { key, target: "Create", result: "Greater", create_revision: 0 };
   }
 }
 

@@ -59,6 +59,20 @@ describe("(etcd) units", () => {
     );
   });
 
+  it("(etcd) a guarded destroy: conflict when changed since, not found when gone, and nothing deleted on failure", async () => {
+    const r = registry();
+    await r.units.create(unit("g.service", "inactive"));
+    const read = await r.units.get("g.service");
+    await r.units.setDesiredState("g.service", "launched");
+    const guard = { ifModRevision: read?.modRevision ?? 0 };
+    await expect(r.units.destroy("g.service", guard)).rejects.toBeInstanceOf(ConflictError);
+    expect((await r.units.get("g.service"))?.value.desiredState).toBe("launched");
+    const now = await r.units.get("g.service");
+    await r.units.destroy("g.service", { ifModRevision: now?.modRevision ?? 0 });
+    expect(await r.units.get("g.service")).toBeUndefined();
+    await expect(r.units.destroy("g.service", guard)).rejects.toBeInstanceOf(NotFoundError);
+  });
+
   it("(etcd) refuses to create a unit twice", async () => {
     const r = registry();
     await r.units.create(unit("a.service"));
