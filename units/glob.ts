@@ -24,7 +24,12 @@ export function compileGlob(pattern: string): (name: string) => boolean {
   if (fn !== undefined) return fn;
   if (!isValidGlob(pattern)) fn = () => false;
   else if (!isGlobPattern(pattern)) fn = (name) => name === pattern;
-  else {
+  else if (pattern.includes("*") && pattern.includes("[")) {
+    // Go commits to the first place a chunk after a star matches; a regex backtracks. They
+    // differ only when a chunk can match "/", which a class can: `*[/a]*` does not match "a/"
+    // in Go (the class takes the "a", the last star cannot take the "/").
+    fn = (name) => globMatchesSlowly(pattern, name);
+  } else {
     const re = new RegExp(`^${toRegExpSource([...pattern])}$`, "u");
     fn = (name) => re.test(name);
   }
