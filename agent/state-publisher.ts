@@ -120,11 +120,20 @@ export class StatePublisher {
     }
   }
 
+  /** No more writes; waits up to 1 s for one in flight (etcd may be the reason we stop). */
   async stop(): Promise<void> {
     this.#stopped = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
-    await this.#writing;
+    if (this.#writing === undefined) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.#writing,
+      new Promise((r) => {
+        timer = setTimeout(r, 1000);
+      }),
+    ]);
+    clearTimeout(timer);
   }
 
   #run(): void {
