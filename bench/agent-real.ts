@@ -21,7 +21,8 @@ const REPO = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
 const RUNS = Number(process.env.RUNS ?? 3);
 const STEADY_SECONDS = Number(process.env.STEADY_SECONDS ?? 60);
 /** Node flags for fleetd, as fleet.service sets them (see agent/systemd-units/fleet.service). */
-const NODE_FLAGS = process.env.NODE_FLAGS ?? "--max-semi-space-size=1 --max-old-space-size=256";
+const NODE_FLAGS =
+  process.env.NODE_FLAGS ?? "--max-semi-space-size=1 --v8-pool-size=0 --max-old-space-size=256";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (m: string) =>
   process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${m}\n`);

@@ -101,7 +101,7 @@ async function main(): Promise<void> {
   await run("fleet-v1.0.0", path.join(dir, "fleet"), common);
   await run("fleet-ts", path.join(dir, "fleet-ts"), {
     ...common,
-    FLEETD_BIN: `${process.execPath} --max-semi-space-size=1 ${OURS}`,
+    FLEETD_BIN: `${process.execPath} --max-semi-space-size=1 --v8-pool-size=0 ${OURS}`,
   });
   const fleet = readRaw(path.join(dir, "fleet", "raw.tsv"));
   const ours = readRaw(path.join(dir, "fleet-ts", "raw.tsv"));

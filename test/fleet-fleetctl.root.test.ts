@@ -36,7 +36,7 @@ function fleetctl(...args: string[]): Promise<{ code: number; out: string; err: 
 describe.runIf(existsSync(FLEETCTL))("(root) fleet's own fleetctl against fleet-ts", () => {
   beforeAll(async () => {
     etcd = await startEtcd();
-    const service = `[Service]\nExecStart=/usr/bin/node --max-semi-space-size=1 ${REPO}/dist/agent/main.js\nKillMode=process\nRestart=always\n[Install]\nWantedBy=multi-user.target\n`;
+    const service = `[Service]\nExecStart=/usr/bin/node --max-semi-space-size=1 --v8-pool-size=0 ${REPO}/dist/agent/main.js\nKillMode=process\nRestart=always\n[Install]\nWantedBy=multi-user.target\n`;
     cluster = await bootHosts({
       count: 3,
       binds: [REPO],

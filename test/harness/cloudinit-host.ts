@@ -19,7 +19,7 @@ export const USER_DATA_PATH = "/var/lib/fleet-cloudinit/user-data";
 
 /** fleetd as the fleetctl tests run it (no socket activation: it opens /run/fleet.sock itself). */
 export function fleetServiceText(repo: string): string {
-  return `[Unit]\nDescription=fleet-ts daemon\n\n[Service]\nExecStart=/usr/bin/node --max-semi-space-size=1 ${repo}/dist/agent/main.js\nKillMode=process\nRestart=always\nRestartSec=1s\n`;
+  return `[Unit]\nDescription=fleet-ts daemon\n\n[Service]\nExecStart=/usr/bin/node --max-semi-space-size=1 --v8-pool-size=0 ${repo}/dist/agent/main.js\nKillMode=process\nRestart=always\nRestartSec=1s\n`;
 }
 
 /** The shipped cloud-config/systemd-units/fleet-cloudinit.service, run from `repo`. */
