@@ -105,8 +105,8 @@ export class UnitStore {
    */
   async destroy(name: string, guard: WriteGuard = {}): Promise<void> {
     // One transaction, not a read then a guarded delete: fleetctl destroys units one request at
-    // a time, and the read was a third of each request's time. Only a failure reads, to tell
-    // a missing unit from one changed meanwhile.
+    // a time, and the read was one of each request's two etcd round trips. Only a failure
+    // reads, to tell a missing unit from one changed meanwhile.
     const key = this.keys.unit(name);
     const res = await this.kv.txn(
       [
