@@ -25,10 +25,20 @@ export function decodeBase64Strict(text: string): Decoded {
   return { ok: true, bytes: Buffer.from(clean, "base64") };
 }
 
+/** A file's decompressed size is held to what a whole user-data document may be. */
+export const MAX_FILE_BYTES = 16 * 1024 * 1024;
+
 function gunzip(bytes: Buffer): Decoded {
   try {
-    return { ok: true, bytes: gunzipSync(bytes) };
+    // A few KiB of gzip can expand to gigabytes and exhaust the host's memory at boot.
+    return { ok: true, bytes: gunzipSync(bytes, { maxOutputLength: MAX_FILE_BYTES }) };
   } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") {
+      return {
+        ok: false,
+        reason: `gzip content expands to more than ${MAX_FILE_BYTES} bytes (the limit)`,
+      };
+    }
     return { ok: false, reason: `not gzip data: ${(err as Error).message}` };
   }
 }

@@ -2,6 +2,7 @@
  * The pure planner, with plain objects: a decoded config and a user-database snapshot in, the
  * ordered actions (or a CloudConfigInputError naming the field) out.
  */
+import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import type { AccountsSnapshot } from "../cloud-config/accounts.js";
 import { commandDecision } from "../cloud-config/apply.js";
@@ -9,6 +10,7 @@ import { emptyConfig, parseUserData } from "../cloud-config/document.js";
 import { CloudConfigInputError } from "../cloud-config/errors.js";
 import { type Action, describeAction, planCloudConfig } from "../cloud-config/plan.js";
 import type { CloudConfig } from "../cloud-config/schema.js";
+import { MAX_FILE_BYTES } from "../cloud-config/write-file-content.js";
 
 const ACCOUNTS: AccountsSnapshot = {
   users: [
@@ -255,6 +257,14 @@ coreos:
         c.write_files = [file({ encoding: "gzip+base64", content: "aGVsbG8=" })];
       },
       /^write_files\[0\]\.content: not gzip/,
+    ],
+    [
+      "gzip that expands past the limit",
+      (c) => {
+        const bomb = gzipSync(Buffer.alloc(MAX_FILE_BYTES + 1)).toString("base64");
+        c.write_files = [file({ encoding: "gzip+base64", content: bomb })];
+      },
+      /^write_files\[0\]\.content: gzip content expands to more than 16777216 bytes/,
     ],
     [
       "unknown encoding",
