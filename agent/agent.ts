@@ -32,6 +32,7 @@ import { monotonicNow } from "./registry/leases.js";
 import { MachinePresence } from "./registry/machines.js";
 import type { Registry } from "./registry/registry.js";
 import type { PrefixWatch } from "./registry/watch.js";
+import { SerialRuns } from "./serial-runs.js";
 import { type ReportedState, StatePublisher } from "./state-publisher.js";
 import type { SystemdClient } from "./systemd/client.js";
 import type { UnitFileStore } from "./systemd/unit-files.js";
@@ -79,8 +80,7 @@ export class Agent {
   readonly #launched = new Set<string>();
   readonly #systemd = new Map<string, SystemdState>();
   readonly #states: StatePublisher;
-  #running: Promise<void> | undefined;
-  #again = false;
+  readonly #passes: SerialRuns;
   #stopped = false;
   /** Names of the units whose file on disk says Global=true. */
   readonly #global = new Set<string>();
@@ -100,6 +100,10 @@ export class Agent {
   constructor(opts: AgentOptions) {
     this.#o = opts;
     this.#log = opts.log.with({ component: "agent" });
+    this.#passes = new SerialRuns(
+      () => (this.#stopped ? Promise.resolve() : this.#pass()),
+      (err) => this.#log.error("agent pass failed; will retry", { error: String(err) }),
+    );
     this.#states = new StatePublisher({
       snapshot: () => ({ leaseId: this.#presence?.leaseId, reported: this.#reported() }),
       write: (leaseId, changes) => opts.registry.states.publish(opts.machine.id, leaseId, changes),
@@ -363,22 +367,7 @@ export class Agent {
 
   /** Asks for a pass; changes during a pass coalesce into one more. */
   trigger(): void {
-    if (this.#stopped) return;
-    if (this.#running !== undefined) {
-      this.#again = true;
-      return;
-    }
-    this.#running = this.#pass()
-      .catch((err: unknown) =>
-        this.#log.error("agent pass failed; will retry", { error: String(err) }),
-      )
-      .finally(() => {
-        this.#running = undefined;
-        if (this.#again) {
-          this.#again = false;
-          this.trigger();
-        }
-      });
+    if (!this.#stopped) this.#passes.request();
   }
 
   async #pass(): Promise<void> {
@@ -477,7 +466,7 @@ export class Agent {
     if (this.#timer !== undefined) clearInterval(this.#timer);
     if (this.#fenceTimer !== undefined) clearInterval(this.#fenceTimer);
     await this.#watch?.close();
-    await this.#running;
+    await this.#passes.running;
     await this.#fencing;
     await this.#states.stop();
     this.#presence?.close();

@@ -12,6 +12,7 @@
  */
 import type { Logger } from "./logging/logger.js";
 import type { UnitStateRecord } from "./registry/codecs.js";
+import { SerialRuns } from "./serial-runs.js";
 
 /** What systemd reports of one unit, and the hash of the file we placed for it. */
 export interface ReportedState {
@@ -71,9 +72,7 @@ export class StatePublisher {
   readonly #o: StatePublisherOptions;
   /** What etcd holds under our lease, as far as the writes that completed tell. */
   readonly #published = new Map<string, UnitStateRecord>();
-  #timer: NodeJS.Timeout | undefined;
-  #writing: Promise<void> | undefined;
-  #again = false;
+  readonly #runs: SerialRuns;
   #stopped = false;
   /** Bumped by forget(): a write begun before it must not record into the new map. */
   #epoch = 0;
@@ -82,20 +81,22 @@ export class StatePublisher {
 
   constructor(opts: StatePublisherOptions) {
     this.#o = opts;
+    this.#runs = new SerialRuns(
+      async () => {
+        // A few milliseconds gather the burst of signals one job produces into one write.
+        await new Promise((r) => setTimeout(r, opts.delayMs ?? 5));
+        if (!this.#stopped) await this.#once();
+      },
+      (err) => {
+        opts.log.warn("cannot publish unit states; will retry", { error: String(err) });
+        setTimeout(() => this.request(), opts.retryMs ?? 1000).unref();
+      },
+    );
   }
 
   /** Publish what changed, soon. */
   request(): void {
-    if (this.#stopped) return;
-    if (this.#writing !== undefined) {
-      this.#again = true;
-      return;
-    }
-    if (this.#timer !== undefined) return;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#run();
-    }, this.#o.delayMs ?? 5);
+    if (!this.#stopped) this.#runs.request();
   }
 
   /**
@@ -115,40 +116,22 @@ export class StatePublisher {
 
   /** Resolves once no write is pending or running (tests). */
   async idle(): Promise<void> {
-    while (this.#timer !== undefined || this.#writing !== undefined) {
-      await (this.#writing ?? new Promise((r) => setTimeout(r, this.#o.delayMs ?? 5)));
-    }
+    while (this.#runs.running !== undefined) await this.#runs.running;
   }
 
   /** No more writes; waits up to 1 s for one in flight (etcd may be the reason we stop). */
   async stop(): Promise<void> {
     this.#stopped = true;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    if (this.#writing === undefined) return;
+    const running = this.#runs.running;
+    if (running === undefined) return;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      this.#writing,
+      running,
       new Promise((r) => {
         timer = setTimeout(r, 1000);
       }),
     ]);
     clearTimeout(timer);
-  }
-
-  #run(): void {
-    this.#writing = this.#once()
-      .catch((err: unknown) => {
-        this.#o.log.warn("cannot publish unit states; will retry", { error: String(err) });
-        setTimeout(() => this.request(), this.#o.retryMs ?? 1000).unref();
-      })
-      .finally(() => {
-        this.#writing = undefined;
-        if (this.#again) {
-          this.#again = false;
-          this.request();
-        }
-      });
   }
 
   async #once(): Promise<void> {

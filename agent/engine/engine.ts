@@ -10,6 +10,7 @@ import type { Logger } from "../logging/logger.js";
 import { FencedError } from "../registry/errors.js";
 import type { Registry } from "../registry/registry.js";
 import type { PrefixWatch } from "../registry/watch.js";
+import { SerialRuns } from "../serial-runs.js";
 import { decide, RequirementsCache } from "./changes.js";
 import { ClusterView, VIEW_PREFIXES, type ViewPrefix } from "./cluster-view.js";
 import { LeaderElection, type Leadership } from "./election.js";
@@ -99,8 +100,11 @@ class Term {
   readonly #watches: PrefixWatch[] = [];
   readonly #synced = new Set<ViewPrefix>();
   #timer: NodeJS.Timeout | undefined;
-  #running: Promise<void> | undefined;
-  #again = false;
+  readonly #passes = new SerialRuns(
+    // A tick first: the burst of watch events that asked for the pass is all applied by then.
+    () => new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#pass()),
+    (err) => this.#failed(err),
+  );
   #ended = false;
   /** Something changed (or a write failed) since the last successful pass. */
   #dirty = true;
@@ -156,21 +160,7 @@ class Term {
 
   /** Asks for a pass; bursts of events coalesce into one pass after the running one. */
   trigger(): void {
-    if (this.#ended) return;
-    if (this.#running !== undefined) {
-      this.#again = true;
-      return;
-    }
-    this.#running = new Promise<void>((resolve) => setImmediate(resolve))
-      .then(() => this.#pass())
-      .catch((err: unknown) => this.#failed(err))
-      .finally(() => {
-        this.#running = undefined;
-        if (this.#again) {
-          this.#again = false;
-          this.trigger();
-        }
-      });
+    if (!this.#ended) this.#passes.request();
   }
 
   async #pass(): Promise<void> {
@@ -210,8 +200,9 @@ class Term {
   async settled(): Promise<void> {
     for (;;) {
       if (this.#ended) return;
-      if (this.#synced.size === VIEW_PREFIXES.length && this.#running === undefined) return;
-      await (this.#running ?? new Promise((r) => setTimeout(r, 10)));
+      const running = this.#passes.running;
+      if (this.#synced.size === VIEW_PREFIXES.length && running === undefined) return;
+      await (running ?? new Promise((r) => setTimeout(r, 10)));
     }
   }
 
