@@ -162,9 +162,8 @@ export class Agent {
     this.#leaseSeen = this.#presence.leaseId;
     if (this.#presence.leaseId === this.#o.resumeLeaseId) {
       try {
-        this.#states.adopt(
-          await registry.states.heldBy(this.#o.machine.id, this.#presence.leaseId),
-        );
+        const leaseId = this.#presence.leaseId;
+        this.#states.adopt(leaseId, await registry.states.heldBy(this.#o.machine.id, leaseId));
       } catch (err) {
         // Then every state is written again, and a state left by the predecessor for a unit
         // removed meanwhile stays until the lease ends.
@@ -175,7 +174,7 @@ export class Agent {
     }
     this.#states.request(); // what the refresh above read had no lease to go on yet
     this.#presence.on("leaseReplaced", () => {
-      this.#states.forget(); // the old lease took our states with it
+      this.#states.request(); // the old lease took our states with it: write them again
       this.#checkLease();
     });
 

@@ -126,7 +126,7 @@ describe("StatePublisher", () => {
     expect([...s.store.keys()]).toEqual(["u.service"]);
   });
 
-  it("after forget() (a new lease) it writes every state again, even one a write in flight recorded", async () => {
+  it("on a new lease it writes every state again, even one a write in flight recorded", async () => {
     const s = slowStore();
     let lease = "1";
     const reported = new Map<string, ReportedState>([["u.service", running]]);
@@ -139,7 +139,7 @@ describe("StatePublisher", () => {
     p.request();
     await tick();
     lease = "2";
-    p.forget(); // while the write on lease 1 is still in flight
+    p.request(); // while the write on lease 1 is still in flight
     s.pending[0]?.release();
     await tick();
     expect(s.pending).toHaveLength(2);
@@ -157,6 +157,7 @@ describe("StatePublisher", () => {
       delayMs: 1,
     });
     p.adopt(
+      "1",
       new Map([
         ["kept.service", { ...running, since: 1 }],
         ["removed.service", { ...running, since: 1 }],
@@ -169,6 +170,27 @@ describe("StatePublisher", () => {
     ]);
     s.pending[0]?.release();
     await p.idle();
+  });
+
+  it("a state written on the new lease before the agent heard of it is still deleted when its unit goes", async () => {
+    const s = slowStore();
+    const reported = new Map<string, ReportedState>([["u.service", running]]);
+    const p = new StatePublisher({
+      snapshot: () => ({ leaseId: "2", reported }),
+      write: s.write,
+      log: memoryLogger(),
+      delayMs: 1,
+    });
+    p.request();
+    await tick();
+    p.request(); // the agent hears of the new lease while the put on it is in flight
+    reported.delete("u.service");
+    s.pending[0]?.release();
+    await tick();
+    expect(s.pending[1]?.changes).toEqual([{ unit: "u.service", state: undefined }]);
+    s.pending[1]?.release();
+    await p.idle();
+    expect(s.store.size).toBe(0);
   });
 
   it("writes nothing before there is a lease, nor when nothing changed", async () => {

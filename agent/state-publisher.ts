@@ -74,8 +74,8 @@ export class StatePublisher {
   readonly #published = new Map<string, UnitStateRecord>();
   readonly #runs: SerialRuns;
   #stopped = false;
-  /** Bumped by forget(): a write begun before it must not record into the new map. */
-  #epoch = 0;
+  /** The lease `#published` describes: another lease holds none of it. */
+  #lease: string | undefined;
   /** Key writes made, for tests and benchmarks. */
   writes = 0;
 
@@ -103,15 +103,9 @@ export class StatePublisher {
    * What etcd already holds under the lease (a resumed one): the first write then changes only
    * what differs, and deletes the states of units removed meanwhile.
    */
-  adopt(held: ReadonlyMap<string, UnitStateRecord>): void {
+  adopt(leaseId: string, held: ReadonlyMap<string, UnitStateRecord>): void {
+    this.#lease = leaseId;
     for (const [unit, state] of held) this.#published.set(unit, state);
-  }
-
-  /** The lease holding our states is gone, and they with it: publish everything again. */
-  forget(): void {
-    this.#epoch++;
-    this.#published.clear();
-    this.request();
   }
 
   /** Resolves once no write is pending or running (tests). */
@@ -137,12 +131,17 @@ export class StatePublisher {
   async #once(): Promise<void> {
     const { leaseId, reported } = this.#o.snapshot();
     if (leaseId === undefined) return;
+    // A new lease (the old one expired, our states with it): everything is written again. A
+    // write that landed on the new lease before the agent heard of the change stays recorded,
+    // so a later removal still deletes it.
+    if (leaseId !== this.#lease) {
+      this.#lease = leaseId;
+      this.#published.clear();
+    }
     const changes = stateChanges(reported, this.#published, (this.#o.now ?? Date.now)());
     if (changes.length === 0) return;
-    const epoch = this.#epoch;
     await this.#o.write(leaseId, changes);
     this.writes += changes.length;
-    if (epoch !== this.#epoch) return;
     for (const c of changes) {
       if (c.state === undefined) this.#published.delete(c.unit);
       else this.#published.set(c.unit, c.state);
