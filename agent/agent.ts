@@ -66,6 +66,9 @@ interface SystemdState {
   readonly subState: string;
 }
 
+/** Unit reads in flight at once when a pass fetches the texts of newly scheduled units. */
+const FETCH_CONCURRENCY = 64;
+
 const sha1 = (text: string) => createHash("sha1").update(text, "utf8").digest("hex");
 
 export class Agent {
@@ -79,6 +82,9 @@ export class Agent {
   readonly #files = new Map<string, string>();
   readonly #launched = new Set<string>();
   readonly #systemd = new Map<string, SystemdState>();
+  /** Units whose state read from systemd failed, read again by one timer. */
+  readonly #refreshRetry = new Set<string>();
+  #refreshRetryTimer: NodeJS.Timeout | undefined;
   readonly #states: StatePublisher;
   readonly #passes: SerialRuns;
   #stopped = false;
@@ -361,6 +367,15 @@ export class Agent {
       this.#states.request();
     } catch (err) {
       this.#log.warn("cannot read unit states from systemd; will retry", { error: String(err) });
+      // One retry pending at a time, for every name that failed: each failed pass would
+      // otherwise start a retry loop of its own while systemd is away.
+      for (const n of names) this.#refreshRetry.add(n);
+      this.#refreshRetryTimer ??= setTimeout(() => {
+        this.#refreshRetryTimer = undefined;
+        const retry = [...this.#refreshRetry].filter((n) => this.#managed(n));
+        this.#refreshRetry.clear();
+        if (!this.#stopped) void this.#refresh(retry);
+      }, 1000).unref();
     }
   }
 
@@ -434,27 +449,41 @@ export class Agent {
     return fx.failed.length;
   }
 
-  /** The text of every scheduled hash we have not written yet, from `units/<name>`. */
+  /**
+   * The text of every scheduled hash we have not written yet, from `units/<name>`. The reads of
+   * a batch are in flight together, FETCH_CONCURRENCY at a time: one after another, a pass that
+   * received 50 new units spent 50 etcd round trips before its first start.
+   */
   async #fetchTexts(): Promise<void> {
-    for (const [name, e] of this.#desired) {
-      if (this.#texts.has(e.hash) || this.#files.get(name) === e.hash) continue;
+    const missing = [...this.#desired].filter(
+      ([name, e]) => !this.#texts.has(e.hash) && this.#files.get(name) !== e.hash,
+    );
+    const fetchOne = async ([name, e]: (typeof missing)[number]): Promise<void> => {
       try {
         const unit = await this.#o.registry.units.get(name);
-        if (unit === undefined || unit.value.hash !== e.hash) continue; // changing: the schedule will follow
+        if (unit === undefined || unit.value.hash !== e.hash) return; // changing: the schedule will follow
         this.#texts.set(e.hash, serializeUnitFile(unit.value.options));
       } catch (err) {
         this.#log.warn("cannot read unit; will retry", { unit: name, error: String(err) });
       }
-    }
+    };
+    for (let i = 0; i < missing.length; i += FETCH_CONCURRENCY)
+      await Promise.all(missing.slice(i, i + FETCH_CONCURRENCY).map(fetchOne));
   }
 
-  /** What to publish: systemd's state of each unit we hold a file for. */
+  /**
+   * What to publish: systemd's state of each unit we hold a file for, once it is known whole. A
+   * unit's first signals (its start) usually arrive before the read that follows the pass, and
+   * they do not carry LoadState: publishing them wrote a state with an empty LoadState, then a
+   * second write when the read came back.
+   */
   #reported(): Map<string, ReportedState> {
     const reported = new Map<string, ReportedState>();
     for (const name of this.#managedNames()) {
       const s = this.#systemd.get(name);
       const hash = this.#files.get(name);
-      if (s !== undefined && hash !== undefined) reported.set(name, { ...s, hash });
+      if (s !== undefined && s.loadState !== "" && hash !== undefined)
+        reported.set(name, { ...s, hash });
     }
     return reported;
   }
@@ -464,6 +493,7 @@ export class Agent {
     this.#stopped = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
     if (this.#fenceTimer !== undefined) clearInterval(this.#fenceTimer);
+    if (this.#refreshRetryTimer !== undefined) clearTimeout(this.#refreshRetryTimer);
     await this.#watch?.close();
     await this.#passes.running;
     await this.#fencing;

@@ -148,6 +148,35 @@ describe("(root) units on real hosts", () => {
     expect(await sh(0, "list-unit-files", "--no-legend", "life.service")).toBe("");
   });
 
+  it("(root) a start writes the unit's state to etcd once, with its LoadState", async () => {
+    // The start's first signals come before the agent reads the unit back, without LoadState:
+    // they used to be written as a state with an empty LoadState, then written again.
+    const written: string[] = [];
+    const watcher = await registry.client
+      .watch()
+      .prefix(registry.keys.statesPrefix("once.service"))
+      .create();
+    watcher.on("put", (kv) => {
+      const s = JSON.parse(kv.value.toString()) as Record<string, string>;
+      written.push(`${s.loadState}/${s.activeState}/${s.subState}`);
+    });
+    try {
+      await registry.units.create(
+        unit(
+          "once.service",
+          "[Service]\nExecStart=/bin/sleep 1000\n[X-Fleet]\nMachineMetadata=disk=ssd\n",
+        ),
+      );
+      await expect.poll(() => stateIn("once.service"), T).toEqual({ 0: "loaded/active/running" });
+      await new Promise((r) => setTimeout(r, 500)); // room for a late second write
+      expect(written).toEqual(["loaded/active/running"]);
+    } finally {
+      await watcher.cancel();
+      await registry.units.destroy("once.service");
+      await expect.poll(() => stateIn("once.service"), T).toEqual({});
+    }
+  });
+
   it("(root) reports a crashed unit in etcd within a second", async () => {
     await registry.units.create(
       unit(
