@@ -2,7 +2,8 @@
  * The systemd client and unit-file placement against a real systemd 252 in a booted test host
  * (needs root: test/harness/hosts.ts).
  */
-import { existsSync, readlinkSync } from "node:fs";
+import { existsSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bootHosts, type Cluster } from "../../test/harness/hosts.js";
 import { memoryLogger } from "../logging/logger.js";
@@ -22,7 +23,7 @@ beforeAll(async () => {
   if (host === undefined) throw new Error("no host");
   client = await SystemdClient.connect({
     busAddress: host.busAddress,
-    log: memoryLogger(),
+    log: clientLog,
     pingIntervalMs: 500,
   });
   client.on("unitState", (change) => states.push({ at: performance.now(), change }));
@@ -195,5 +196,46 @@ describe("(root) systemd client on a real host", () => {
     await waitState("after.service", "active", "running", t0);
     await client.waitForJob(await client.stopUnit("after.service"));
     await store.remove("after.service");
+  });
+
+  it("(root) when the bus refuses more match rules, every unit's changes still arrive", async () => {
+    const host = cluster.hosts[0];
+    if (host === undefined) throw new Error("no host");
+    // dbus-daemon's per-connection limit, lowered in this host: more units than it allows.
+    const conf = path.join(host.rootDir, "etc/dbus-1/system.d/zz-fleet-test-limits.conf");
+    const restartBus = async () => {
+      let reconnected = false;
+      client.once("reconnected", () => {
+        reconnected = true;
+      });
+      await cluster.systemctl(0, "restart", "dbus.service");
+      await expect.poll(() => reconnected, { timeout: 20_000, interval: 50 }).toBe(true);
+    };
+    writeFileSync(
+      conf,
+      '<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"\n' +
+        ' "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">\n' +
+        '<busconfig><limit name="max_match_rules_per_connection">40</limit></busconfig>\n',
+    );
+    try {
+      await restartBus();
+      const names = Array.from({ length: 60 }, (_, i) => `limited${i}.service`);
+      await client.watchUnits([...names, "past-limit.service"]);
+      expect(clientLog.lines.some((l) => l.includes("the bus refuses more match rules"))).toBe(
+        true,
+      );
+      // Past the limit: only the rule for every unit can deliver this one's changes.
+      await store.place("past-limit.service", "[Service]\nExecStart=/bin/sleep 1000\n");
+      await client.reload();
+      const t0 = performance.now();
+      await client.waitForJob(await client.startUnit("past-limit.service"));
+      await waitState("past-limit.service", "active", "running", t0);
+      await client.waitForJob(await client.stopUnit("past-limit.service"));
+      await store.remove("past-limit.service");
+    } finally {
+      rmSync(conf, { force: true });
+      await restartBus();
+      await client.watchUnits("all");
+    }
   });
 });
