@@ -278,8 +278,26 @@ async function putUnit(
     );
   }
   const desired = u.desiredState as UnitRecord["desiredState"] | undefined;
-  const existing = await opts.registry.units.get(name);
   const options = u.options ?? [];
+  const problem = options.length === 0 ? undefined : unitOptionsProblem(options);
+  if (problem !== undefined) throw new ApiError(400, problem);
+  const record: UnitRecord = {
+    name,
+    options,
+    hash: unitHash(options),
+    desiredState: desired ?? "inactive",
+  };
+  if (options.length > 0) {
+    // A PUT with options nearly always creates (fleetctl reads the unit first and sends them
+    // only when it is missing): try that in one etcd round trip, and read only if it exists.
+    try {
+      await opts.registry.units.create(record);
+      return sendEmpty(res, 201);
+    } catch (err) {
+      if (!(err instanceof ConflictError)) throw err;
+    }
+  }
+  const existing = await opts.registry.units.get(name);
   if (
     existing !== undefined &&
     (options.length === 0 || unitHash(options) === existing.value.hash)
@@ -292,25 +310,15 @@ async function putUnit(
         `cannot activate template ${JSON.stringify(name)}: start an instance of it instead, e.g. ${name.replace("@.", "@1.")}`,
       );
     }
-    await opts.registry.units.setDesiredState(name, desired, undefined, {
-      ifModRevision: existing.modRevision,
-    });
+    await opts.registry.units.replace(existing, { ...existing.value, desiredState: desired });
     return sendEmpty(res, 204);
   }
   if (options.length === 0) throw new ApiError(409, "unit does not exist and options field empty");
-  const problem = unitOptionsProblem(options);
-  if (problem !== undefined) throw new ApiError(400, problem);
-  const record: UnitRecord = {
-    name,
-    options,
-    hash: unitHash(options),
-    desiredState: desired ?? "inactive",
-  };
   if (existing === undefined) {
-    await opts.registry.units.create(record);
+    await opts.registry.units.create(record); // destroyed since the create above found it
   } else {
     // fleet replaced a unit whose options changed (201): the engine moves it to its new text.
-    await opts.registry.units.update(name, () => record, { ifModRevision: existing.modRevision });
+    await opts.registry.units.replace(existing, record);
   }
   return sendEmpty(res, 201);
 }

@@ -73,6 +73,28 @@ describe("(etcd) units", () => {
     await expect(r.units.destroy("g.service", guard)).rejects.toBeInstanceOf(NotFoundError);
   });
 
+  it("(etcd) replace writes over the record read: conflict when changed since, not found when gone", async () => {
+    const r = registry();
+    await r.units.create(unit("rp.service", "inactive"));
+    const read = await r.units.get("rp.service");
+    if (read === undefined) throw new Error("not created");
+    const done = await r.units.replace(read, { ...read.value, desiredState: "loaded" });
+    expect((await r.units.get("rp.service"))?.value.desiredState).toBe("loaded");
+    // The first read is stale now: the second write on it changes nothing.
+    await expect(
+      r.units.replace(read, { ...read.value, desiredState: "launched" }),
+    ).rejects.toBeInstanceOf(ConflictError);
+    expect((await r.units.get("rp.service"))?.value.desiredState).toBe("loaded");
+    await expect(
+      r.units.replace(done, { ...done.value, name: "other.service" }),
+    ).rejects.toBeInstanceOf(ConflictError);
+    await r.units.destroy("rp.service");
+    await expect(
+      r.units.replace(done, { ...done.value, desiredState: "launched" }),
+    ).rejects.toBeInstanceOf(NotFoundError);
+    expect(await r.units.get("rp.service")).toBeUndefined();
+  });
+
   it("(etcd) refuses to create a unit twice", async () => {
     const r = registry();
     await r.units.create(unit("a.service"));

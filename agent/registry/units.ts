@@ -71,7 +71,16 @@ export class UnitStore {
     if (guard.ifModRevision !== undefined && guard.ifModRevision !== current.modRevision) {
       throw conflict(name);
     }
-    const next = change(current.value);
+    return this.replace(current, change(current.value));
+  }
+
+  /**
+   * Writes `next` over a unit the caller has just read, if nobody changed it since: one round
+   * trip, for a caller that holds the record already (the API reads it to decide what a PUT
+   * means; `update` read it again). Only a failed write reads, to tell 404 from 409.
+   */
+  async replace(current: Stored<UnitRecord>, next: UnitRecord): Promise<Stored<UnitRecord>> {
+    const name = current.value.name;
     if (next.name !== name)
       throw new ConflictError(`unit ${name} cannot be renamed to ${next.name}`);
     const key = this.keys.unit(name);
@@ -79,8 +88,10 @@ export class UnitStore {
       [{ key, target: "mod", equals: current.modRevision }],
       [{ type: "put", key, value: encode(UnitRecordSchema, next) }],
     );
-    if (!res.succeeded) throw conflict(name);
-    return { ...current, value: next, modRevision: res.revision };
+    if (res.succeeded) return { ...current, value: next, modRevision: res.revision };
+    if ((await this.kv.get(key)) === undefined)
+      throw new NotFoundError(`unit ${name} does not exist`);
+    throw conflict(name);
   }
 
   async setDesiredState(
