@@ -300,7 +300,7 @@ async function putUnit(
   const existing = await opts.registry.units.get(name);
   if (
     existing !== undefined &&
-    (options.length === 0 || unitHash(options) === existing.value.hash)
+    (options.length === 0 || record.hash === existing.value.hash)
   ) {
     if (desired === undefined)
       throw new ApiError(409, "must provide DesiredState to update existing unit");

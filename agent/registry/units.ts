@@ -83,7 +83,7 @@ export class UnitStore {
     const name = current.value.name;
     if (next.name !== name)
       throw new ConflictError(`unit ${name} cannot be renamed to ${next.name}`);
-    const key = this.keys.unit(name);
+    const key = current.key;
     const res = await this.kv.txn(
       [{ key, target: "mod", equals: current.modRevision }],
       [{ type: "put", key, value: encode(UnitRecordSchema, next) }],
