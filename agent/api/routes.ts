@@ -298,10 +298,7 @@ async function putUnit(
     }
   }
   const existing = await opts.registry.units.get(name);
-  if (
-    existing !== undefined &&
-    (options.length === 0 || record.hash === existing.value.hash)
-  ) {
+  if (existing !== undefined && (options.length === 0 || record.hash === existing.value.hash)) {
     if (desired === undefined)
       throw new ApiError(409, "must provide DesiredState to update existing unit");
     if (unitNameInfo(name)?.isTemplate && desired !== "inactive") {
