@@ -6,23 +6,11 @@
 # Prints CPU-s per minute (utime+stime of each fleetd, 10 ms ticks) and VmRSS per host; the
 # leader is the one with the engine's passes (about twice the others). Tears the cluster down.
 set -euo pipefail
-REPO=$(cd "$(dirname "$0")/.." && pwd)
-H=${HARNESS:-$REPO/../shared/tools/harness}
-F=${FLEETCTL:-$REPO/../shared/tools/fleetctl-v1.0.0}
-NODE_FLAGS=${NODE_FLAGS:---max-semi-space-size=1 --v8-pool-size=0}
 WINDOW=${WINDOW:-150}
 WINDOWS=${WINDOWS:-2}
 N=${N:-300}
-work=$(mktemp -d)
-trap '"$H/cluster.sh" down >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
-
-"$H/cluster.sh" down >/dev/null 2>&1 || true
-# shellcheck disable=SC2086
-FLEETD_BIN="$(command -v node) $NODE_FLAGS $REPO/dist/agent/main.js" "$H/cluster.sh" up 3 >"$work/up.log" 2>&1
-eval "$("$H/cluster.sh" env)"
-export FLEETCTL_ENDPOINT
-cd "$work"
-printf '[Unit]\nDescription=hello %%i\n\n[Service]\nExecStart=/bin/sleep 100000\n' >hello@.service
+# shellcheck source=bench/harness-cluster.sh
+source "$(dirname "$0")/harness-cluster.sh"
 for lo in $(seq 1 50 "$N"); do
   hi=$((lo + 49))
   [ "$hi" -gt "$N" ] && hi=$N

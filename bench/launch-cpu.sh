@@ -11,23 +11,11 @@
 # unit started, summed over the hosts; the fleetd of h1 also answers fleetctl's requests and,
 # when it leads, runs the engine. Tears the cluster down. Reported in docs/benchmarks.md.
 set -euo pipefail
-REPO=$(cd "$(dirname "$0")/.." && pwd)
-H=${HARNESS:-$REPO/../shared/tools/harness}
-F=${FLEETCTL:-$REPO/../shared/tools/fleetctl-v1.0.0}
-NODE_FLAGS=${NODE_FLAGS:---max-semi-space-size=1 --v8-pool-size=0}
 N=${N:-30}
 RUNS=${RUNS:-3}
 CG=/sys/fs/cgroup/unified/fleet-harness
-work=$(mktemp -d)
-trap '"$H/cluster.sh" down >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
-
-"$H/cluster.sh" down >/dev/null 2>&1 || true
-# shellcheck disable=SC2086
-FLEETD_BIN="$(command -v node) $NODE_FLAGS $REPO/dist/agent/main.js" "$H/cluster.sh" up 3 >"$work/up.log" 2>&1
-eval "$("$H/cluster.sh" env)"
-export FLEETCTL_ENDPOINT
-cd "$work"
-printf '[Unit]\nDescription=hello %%i\n\n[Service]\nExecStart=/bin/sleep 100000\n' >hello@.service
+# shellcheck source=bench/harness-cluster.sh
+source "$(dirname "$0")/harness-cluster.sh"
 # shellcheck disable=SC2046
 units=$(printf 'hello@%d.service ' $(seq 1 "$N"))
 etcd_pid=$("$H/cluster.sh" status | awk '/^etcd:/{print $3}')
