@@ -49,8 +49,9 @@ const ROWS: readonly (readonly [string, string, string])[] = [
 ];
 
 /**
- * The same starts measured from fleetctl's last start request instead of from its launch: the
- * harness's latency minus the time fleetctl took to return, per repetition. fleet's fleetctl
+ * The same starts measured from fleetctl's last start request instead of from the moment it was
+ * run: the harness's latency minus the time fleetctl took to return (it returns on the answer to
+ * that request), per repetition. fleet's fleetctl
  * waits 250 ms for every unit it creates to report "inactive", then reads and launches the
  * units one request after another; the issue's start targets count from the start request.
  */
