@@ -4,28 +4,18 @@
  * user data is decompressed, as coreos-cloudinit did.
  */
 import { readFileSync } from "node:fs";
-import { gunzipSync } from "node:zlib";
 import { CloudConfigSourceError } from "./errors.js";
-
-const MAX_BYTES = 16 * 1024 * 1024;
+import { gunzipBounded, MAX_USER_DATA_BYTES as MAX_BYTES } from "./gunzip.js";
 
 function maybeGunzip(bytes: Buffer, where: string): Buffer {
-  if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
-    try {
-      // A few KiB of gzip can expand to gigabytes: stop at the limit the raw data has.
-      return gunzipSync(bytes, { maxOutputLength: MAX_BYTES });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") {
-        throw new CloudConfigSourceError(
-          `${where}: gzip-compressed user data expands to more than ${MAX_BYTES} bytes (the limit)`,
-        );
-      }
-      throw new CloudConfigSourceError(
-        `${where}: looks gzip-compressed but is not valid gzip: ${(err as Error).message}`,
-      );
-    }
-  }
-  return bytes;
+  if (bytes.length < 2 || bytes[0] !== 0x1f || bytes[1] !== 0x8b) return bytes;
+  const out = gunzipBounded(bytes);
+  if (out.ok) return out.bytes;
+  throw new CloudConfigSourceError(
+    out.error === undefined
+      ? `${where}: gzip-compressed user data expands to more than ${MAX_BYTES} bytes (the limit)`
+      : `${where}: looks gzip-compressed but is not valid gzip: ${out.error}`,
+  );
 }
 
 export function readFromFile(file: string): Buffer {

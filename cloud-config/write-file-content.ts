@@ -3,7 +3,7 @@
  * `write_files` content encodings and permissions, as coreos-cloudinit read them
  * (config/decode.go, system/file.go): base64 is Go's strict StdEncoding; gzip is one gzip stream.
  */
-import { gunzipSync } from "node:zlib";
+import { gunzipBounded, MAX_USER_DATA_BYTES } from "./gunzip.js";
 
 export type Decoded = { ok: true; bytes: Buffer } | { ok: false; reason: string };
 
@@ -25,22 +25,14 @@ export function decodeBase64Strict(text: string): Decoded {
   return { ok: true, bytes: Buffer.from(clean, "base64") };
 }
 
-/** A file's decompressed size is held to what a whole user-data document may be. */
-export const MAX_FILE_BYTES = 16 * 1024 * 1024;
-
 function gunzip(bytes: Buffer): Decoded {
-  try {
-    // A few KiB of gzip can expand to gigabytes and exhaust the host's memory at boot.
-    return { ok: true, bytes: gunzipSync(bytes, { maxOutputLength: MAX_FILE_BYTES }) };
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") {
-      return {
-        ok: false,
-        reason: `gzip content expands to more than ${MAX_FILE_BYTES} bytes (the limit)`,
-      };
-    }
-    return { ok: false, reason: `not gzip data: ${(err as Error).message}` };
-  }
+  const out = gunzipBounded(bytes);
+  if (out.ok) return out;
+  const reason =
+    out.error === undefined
+      ? `gzip content expands to more than ${MAX_USER_DATA_BYTES} bytes (the limit)`
+      : `not gzip data: ${out.error}`;
+  return { ok: false, reason };
 }
 
 /** config.DecodeContent: the file's bytes, or why they cannot be had. */

@@ -8,9 +8,9 @@ import type { AccountsSnapshot } from "../cloud-config/accounts.js";
 import { commandDecision } from "../cloud-config/apply.js";
 import { emptyConfig, parseUserData } from "../cloud-config/document.js";
 import { CloudConfigInputError } from "../cloud-config/errors.js";
+import { MAX_USER_DATA_BYTES } from "../cloud-config/gunzip.js";
 import { type Action, describeAction, planCloudConfig } from "../cloud-config/plan.js";
 import type { CloudConfig } from "../cloud-config/schema.js";
-import { MAX_FILE_BYTES } from "../cloud-config/write-file-content.js";
 
 const ACCOUNTS: AccountsSnapshot = {
   users: [
@@ -261,7 +261,7 @@ coreos:
     [
       "gzip that expands past the limit",
       (c) => {
-        const bomb = gzipSync(Buffer.alloc(MAX_FILE_BYTES + 1)).toString("base64");
+        const bomb = gzipSync(Buffer.alloc(MAX_USER_DATA_BYTES + 1)).toString("base64");
         c.write_files = [file({ encoding: "gzip+base64", content: bomb })];
       },
       /^write_files\[0\]\.content: gzip content expands to more than 16777216 bytes/,
