@@ -82,9 +82,8 @@ export class Agent {
   readonly #files = new Map<string, string>();
   readonly #launched = new Set<string>();
   readonly #systemd = new Map<string, SystemdState>();
-  /** Units whose state read from systemd failed, read again by one timer. */
-  readonly #refreshRetry = new Set<string>();
-  #refreshRetryTimer: NodeJS.Timeout | undefined;
+  /** A resync soon, after a read of states from systemd failed: one pending at a time. */
+  #resyncRetry: NodeJS.Timeout | undefined;
   readonly #states: StatePublisher;
   readonly #passes: SerialRuns;
   #stopped = false;
@@ -152,9 +151,7 @@ export class Agent {
       });
       this.#states.request();
     });
-    systemd.on("reconnected", () => {
-      void this.#refresh(this.#managedNames()).then(() => this.trigger());
-    });
+    systemd.on("reconnected", () => this.#resync());
 
     this.#presence = await MachinePresence.register({
       client: registry.client,
@@ -189,7 +186,7 @@ export class Agent {
     this.#timer = setInterval(() => {
       // The publish also runs with no unit left: it deletes any state still held.
       this.#states.request();
-      void this.#refresh(this.#managedNames()).then(() => this.trigger());
+      this.#resync();
     }, this.#o.resyncIntervalMs ?? 300_000);
     this.#timer.unref();
     if (this.#o.atMostOnce) {
@@ -367,16 +364,18 @@ export class Agent {
       this.#states.request();
     } catch (err) {
       this.#log.warn("cannot read unit states from systemd; will retry", { error: String(err) });
-      // One retry pending at a time, for every name that failed: each failed pass would
-      // otherwise start a retry loop of its own while systemd is away.
-      for (const n of names) this.#refreshRetry.add(n);
-      this.#refreshRetryTimer ??= setTimeout(() => {
-        this.#refreshRetryTimer = undefined;
-        const retry = [...this.#refreshRetry].filter((n) => this.#managed(n));
-        this.#refreshRetry.clear();
-        if (!this.#stopped) void this.#refresh(retry);
+      // The resync reads every unit again; one pending at a time, however many reads failed
+      // while systemd was away.
+      this.#resyncRetry ??= setTimeout(() => {
+        this.#resyncRetry = undefined;
+        if (!this.#stopped) this.#resync();
       }, 1000).unref();
     }
+  }
+
+  /** Reads the state of every unit we manage from systemd, then passes. */
+  #resync(): void {
+    void this.#refresh(this.#managedNames()).then(() => this.trigger());
   }
 
   /** Asks for a pass; changes during a pass coalesce into one more. */
@@ -493,7 +492,7 @@ export class Agent {
     this.#stopped = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
     if (this.#fenceTimer !== undefined) clearInterval(this.#fenceTimer);
-    if (this.#refreshRetryTimer !== undefined) clearTimeout(this.#refreshRetryTimer);
+    if (this.#resyncRetry !== undefined) clearTimeout(this.#resyncRetry);
     await this.#watch?.close();
     await this.#passes.running;
     await this.#fencing;
