@@ -112,6 +112,10 @@ function etcdRequests(raw: Raw, scenario: string): number | undefined {
   return parts.reduce<number>((a, b) => a + (b ?? 0), 0);
 }
 
+/** fleet's figure over ours: how many times faster (or smaller) fleet-ts is. */
+const ratioOf = (fleet: number | undefined, ours: number | undefined) =>
+  fleet !== undefined && ours !== undefined && ours > 0 ? `${(fleet / ours).toFixed(1)}×` : "—";
+
 const fmt = (v: number | undefined) =>
   v === undefined ? "—" : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2);
 
@@ -135,29 +139,22 @@ async function main(): Promise<void> {
     "| figure | fleet v1.0.0 | fleet-ts | ratio |",
     "|---|---|---|---|",
   ];
-  for (const [scenario, metric, label] of ROWS) {
-    const a = med(fleet, scenario, metric);
-    const b = med(ours, scenario, metric);
-    if (a === undefined && b === undefined) continue;
-    const ratio = a !== undefined && b !== undefined && b > 0 ? `${(a / b).toFixed(1)}×` : "—";
-    lines.push(`| ${label} | ${fmt(a)} | ${fmt(b)} | ${ratio} |`);
-  }
-  for (const [scenario, label] of AFTER_FLEETCTL) {
-    const a = afterFleetctl(fleet, scenario);
-    const b = afterFleetctl(ours, scenario);
-    if (a === undefined && b === undefined) continue;
-    const ratio = a !== undefined && b !== undefined && b > 0 ? `${(a / b).toFixed(1)}×` : "—";
-    lines.push(`| ${label} | ${fmt(a)} | ${fmt(b)} | ${ratio} |`);
-  }
+  /** One table row, unless neither run has the figure. */
+  const row = (label: string, a: number | undefined, b: number | undefined) => {
+    if (a !== undefined || b !== undefined)
+      lines.push(`| ${label} | ${fmt(a)} | ${fmt(b)} | ${ratioOf(a, b)} |`);
+  };
+  for (const [scenario, metric, label] of ROWS)
+    row(label, med(fleet, scenario, metric), med(ours, scenario, metric));
+  for (const [scenario, label] of AFTER_FLEETCTL)
+    row(label, afterFleetctl(fleet, scenario), afterFleetctl(ours, scenario));
   const scenarioNames = new Set([...fleet.keys(), ...ours.keys()].map((k) => k.split("\t")[0]));
   for (const s of scenarioNames) {
     if (s === undefined) continue;
-    const a = etcdRequests(fleet, s);
-    const b = etcdRequests(ours, s);
-    if (a === undefined && b === undefined) continue;
-    const ratio = a !== undefined && b !== undefined && b > 0 ? `${(a / b).toFixed(1)}×` : "—";
-    lines.push(
-      `| ${s}: etcd requests (v2 HTTP + v3 gRPC, incl. the harness's polls) | ${fmt(a)} | ${fmt(b)} | ${ratio} |`,
+    row(
+      `${s}: etcd requests (v2 HTTP + v3 gRPC, incl. the harness's polls)`,
+      etcdRequests(fleet, s),
+      etcdRequests(ours, s),
     );
   }
   process.stdout.write(`${lines.join("\n")}\n`);
