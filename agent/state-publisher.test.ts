@@ -5,6 +5,7 @@ import {
   type ReportedState,
   type StateChange,
   StatePublisher,
+  type StatePublisherOptions,
   stateChanges,
 } from "./state-publisher.js";
 
@@ -70,18 +71,28 @@ function slowStore() {
   return { store, pending, write, maxInFlight: () => maxInFlight };
 }
 
+/** A publisher writing to `s`, gathering for 1 ms. */
+function publisher(
+  s: ReturnType<typeof slowStore>,
+  snapshot: StatePublisherOptions["snapshot"],
+  extra: Partial<StatePublisherOptions> = {},
+): StatePublisher {
+  return new StatePublisher({
+    snapshot,
+    write: s.write,
+    log: memoryLogger(),
+    delayMs: 1,
+    ...extra,
+  });
+}
+
 const tick = (ms = 10) => new Promise((r) => setTimeout(r, ms));
 
 describe("StatePublisher", () => {
   it("a unit removed while a write is in flight loses its state key: one write at a time", async () => {
     const s = slowStore();
     const reported = new Map<string, ReportedState>([["u.service", running]]);
-    const p = new StatePublisher({
-      snapshot: () => ({ leaseId: "1", reported }),
-      write: s.write,
-      log: memoryLogger(),
-      delayMs: 1,
-    });
+    const p = publisher(s, () => ({ leaseId: "1", reported }));
     p.request();
     await tick();
     expect(s.pending).toHaveLength(1); // the put of u is in flight
@@ -106,13 +117,7 @@ describe("StatePublisher", () => {
     const s = slowStore();
     const log = memoryLogger();
     const reported = new Map<string, ReportedState>([["u.service", running]]);
-    const p = new StatePublisher({
-      snapshot: () => ({ leaseId: "1", reported }),
-      write: s.write,
-      log,
-      delayMs: 1,
-      retryMs: 20,
-    });
+    const p = publisher(s, () => ({ leaseId: "1", reported }), { log, retryMs: 20 });
     p.request();
     await tick();
     s.pending[0]?.release(new Error("etcd unavailable"));
@@ -130,12 +135,7 @@ describe("StatePublisher", () => {
     const s = slowStore();
     let lease = "1";
     const reported = new Map<string, ReportedState>([["u.service", running]]);
-    const p = new StatePublisher({
-      snapshot: () => ({ leaseId: lease, reported }),
-      write: s.write,
-      log: memoryLogger(),
-      delayMs: 1,
-    });
+    const p = publisher(s, () => ({ leaseId: lease, reported }));
     p.request();
     await tick();
     lease = "2";
@@ -150,12 +150,10 @@ describe("StatePublisher", () => {
 
   it("adopting what a resumed lease holds rewrites nothing unchanged and deletes what is gone", async () => {
     const s = slowStore();
-    const p = new StatePublisher({
-      snapshot: () => ({ leaseId: "1", reported: new Map([["kept.service", running]]) }),
-      write: s.write,
-      log: memoryLogger(),
-      delayMs: 1,
-    });
+    const p = publisher(s, () => ({
+      leaseId: "1",
+      reported: new Map([["kept.service", running]]),
+    }));
     p.adopt(
       "1",
       new Map([
@@ -175,12 +173,7 @@ describe("StatePublisher", () => {
   it("a state written on the new lease before the agent heard of it is still deleted when its unit goes", async () => {
     const s = slowStore();
     const reported = new Map<string, ReportedState>([["u.service", running]]);
-    const p = new StatePublisher({
-      snapshot: () => ({ leaseId: "2", reported }),
-      write: s.write,
-      log: memoryLogger(),
-      delayMs: 1,
-    });
+    const p = publisher(s, () => ({ leaseId: "2", reported }));
     p.request();
     await tick();
     p.request(); // the agent hears of the new lease while the put on it is in flight
@@ -196,12 +189,7 @@ describe("StatePublisher", () => {
   it("writes nothing before there is a lease, nor when nothing changed", async () => {
     const s = slowStore();
     let lease: string | undefined;
-    const p = new StatePublisher({
-      snapshot: () => ({ leaseId: lease, reported: new Map([["u.service", running]]) }),
-      write: s.write,
-      log: memoryLogger(),
-      delayMs: 1,
-    });
+    const p = publisher(s, () => ({ leaseId: lease, reported: new Map([["u.service", running]]) }));
     p.request();
     await p.idle();
     expect(s.pending).toHaveLength(0);
