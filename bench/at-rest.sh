@@ -28,12 +28,12 @@ declare -A before
 for w in $(seq 1 "$WINDOWS"); do
   for i in 1 2 3; do
     p=$("$H/cluster.sh" fleetd-pid "$i")
-    before[$i]=$(awk '{print $14 + $15}' "/proc/$p/stat")
+    before[$i]=$(ticks "$p")
   done
   sleep "$WINDOW"
   for i in 1 2 3; do
     p=$("$H/cluster.sh" fleetd-pid "$i")
-    after=$(awk '{print $14 + $15}' "/proc/$p/stat")
+    after=$(ticks "$p")
     rss=$(awk '/VmRSS/{print $2}' "/proc/$p/status")
     awk -v w="$w" -v h="$i" -v a="${before[$i]}" -v b="$after" -v t="$WINDOW" -v r="$rss" \
       'BEGIN { printf "window %d h%d: %.3f CPU-s/min, RSS %.1f MB\n", w, h, (b - a) / 100 * 60 / t, r / 1024 }'

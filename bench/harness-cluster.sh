@@ -3,7 +3,8 @@
 # 3-host cluster of real systemd hosts running our fleetd (dist/, after `make build`), exports
 # FLEETCTL_ENDPOINT and the hosts' PIDs, sets F to fleet's fleetctl, and leaves the caller in a
 # scratch directory holding the template hello@.service. The cluster is torn down on exit.
-# Env: HARNESS, FLEETCTL, NODE_FLAGS (default: fleet.service's node flags).
+# Env: HARNESS, FLEETCTL, NODE_FLAGS (default: fleet.service's node flags). Defines ticks PID:
+# the process's utime+stime in 10 ms ticks.
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 H=${HARNESS:-$REPO/../shared/tools/harness}
 F=${FLEETCTL:-$REPO/../shared/tools/fleetctl-v1.0.0}
@@ -18,3 +19,5 @@ eval "$("$H/cluster.sh" env)"
 export FLEETCTL_ENDPOINT
 cd "$work" || exit 1
 printf '[Unit]\nDescription=hello %%i\n\n[Service]\nExecStart=/bin/sleep 100000\n' >hello@.service
+
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }

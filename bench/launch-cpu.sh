@@ -20,7 +20,6 @@ source "$(dirname "$0")/harness-cluster.sh"
 units=$(printf 'hello@%d.service ' $(seq 1 "$N"))
 etcd_pid=$("$H/cluster.sh" status | awk '/^etcd:/{print $3}')
 
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 snapshot() {
   printf 'etcd %s\n' "$(ticks "$etcd_pid")"
   for i in 1 2 3; do
