@@ -6,7 +6,7 @@
  */
 import type { Logger } from "../logging/logger.js";
 import type { SystemdClient } from "../systemd/client.js";
-import type { UnitFileStore } from "../systemd/unit-files.js";
+import type { PlacedUnit, UnitFileStore } from "../systemd/unit-files.js";
 import type { Task } from "./plan.js";
 import { type ChangedUnit, decideReload, type ReloadDecision } from "./reload.js";
 
@@ -34,7 +34,10 @@ export async function applyTasks(
   };
   const jobs: Promise<void>[] = [];
   const enabled = new Set<string>();
-  const writes = tasks.flatMap((t) => (t.type === "write" ? [t.unit] : []));
+  const writeTasks = tasks.flatMap((t) => (t.type === "write" ? [t] : []));
+  const writes = writeTasks.map((t) => t.unit);
+  /** The batch's files, placed together by its first write (see UnitFileStore.placeAll). */
+  let placing: Promise<Map<string, PlacedUnit>> | undefined;
   /** Units systemd held a parsed copy of, read once just before the batch's first write. */
   let heldBefore: Promise<ReadonlySet<string> | undefined> | undefined;
   const run = async (task: Task): Promise<void> => {
@@ -53,9 +56,13 @@ export async function applyTasks(
         case "write": {
           heldBefore ??= heldCopies(systemd, writes);
           await heldBefore;
-          const placed = await files.place(task.unit, task.text);
+          placing ??= files
+            .placeAll(writeTasks.map((t) => ({ name: t.unit, text: t.text })))
+            .then((placed) => new Map(placed.map((p) => [p.name, p])));
+          const placed = (await placing).get(task.unit);
+          if (placed?.error !== undefined) throw placed.error;
           effects.written.set(task.unit, task.hash);
-          if (placed.enabled) enabled.add(task.unit);
+          if (placed?.enabled) enabled.add(task.unit);
           break;
         }
         case "reload": {
@@ -96,9 +103,12 @@ export async function applyTasks(
   };
   // Stops come first and run together: a fenced agent (at_most_once) has TTL/3 to stop all
   // its units, and systemd orders stop jobs by their dependencies itself.
+  // Starts, last, are sent together too: systemd queues each job as its call arrives, and one
+  // round trip each made the last of 30 starts wait for the other 29.
   const stops = tasks.filter((t) => t.type === "stop");
   await Promise.all(stops.map(run));
-  for (const task of tasks) if (task.type !== "stop") await run(task);
+  for (const task of tasks) if (task.type !== "stop" && task.type !== "start") await run(task);
+  await Promise.all(tasks.filter((t) => t.type === "start").map(run));
   await Promise.all(jobs);
   return effects;
 }

@@ -124,6 +124,38 @@ describe("(root) systemd client on a real host", () => {
     await client.resetFailedUnit("never-existed.service"); // tolerated
   });
 
+  it("(root) places a batch together; a unit systemd cannot enable fails alone, the rest are placed", async () => {
+    const host = cluster.hosts[0];
+    const install = "\n[Install]\nWantedBy=multi-user.target\n";
+    const placed = await store.placeAll([
+      { name: "plain.service", text: "[Service]\nExecStart=/bin/sleep 1000\n" },
+      { name: "wanted.service", text: `[Service]\nExecStart=/bin/sleep 1000\n${install}` },
+      // systemd refuses to alias a service as a socket: EnableUnitFiles fails for the batch.
+      {
+        name: "badalias.service",
+        text: "[Service]\nExecStart=/bin/sleep 1000\n\n[Install]\nAlias=bad.socket\n",
+      },
+    ]);
+    expect(placed.map((p) => [p.name, p.enabled, p.error?.message ?? ""])).toEqual([
+      ["plain.service", false, ""],
+      ["wanted.service", true, ""],
+      ["badalias.service", false, expect.stringContaining("bad.socket")],
+    ]);
+    await client.reload();
+    expect((await cluster.systemctl(0, "is-enabled", "wanted.service")).stdout.trim()).toBe(
+      "enabled-runtime",
+    );
+    expect(readlinkSync(`${host?.rootDir}/run/systemd/system/plain.service`)).toBe(
+      "/run/fleet/units/plain.service",
+    );
+    // The unit that could not be enabled is removed whole, as fleet did, not left half placed.
+    expect(existsSync(`${host?.rootDir}/run/fleet/units/badalias.service`)).toBe(false);
+    expect(existsSync(`${host?.rootDir}/run/systemd/system/badalias.service`)).toBe(false);
+    for (const name of ["plain.service", "wanted.service"]) await store.remove(name);
+    await client.reload();
+    expect(await store.list()).toEqual([]);
+  });
+
   it("(root) reads 300 units in one call", async () => {
     for (let i = 0; i < 300; i++) {
       await store.place(`many${i}.service`, `[Service]\nExecStart=/bin/sleep ${1000 + i}\n`);

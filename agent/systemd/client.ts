@@ -294,22 +294,24 @@ export class SystemdClient extends EventEmitter<SystemdEvents> {
       wanted === "all" || wanted.size > MAX_UNIT_RULES || this.#unitRulesRefused
         ? new Set([`${UNIT_CHANGES},path_namespace='${UNIT_PATH_PREFIX.replace(/\/$/, "")}'`])
         : new Set([...wanted].map((n) => `${UNIT_CHANGES},path='${unitObjectPath(n)}'`));
-    for (const rule of target) {
-      if (this.#rules.has(rule)) continue;
-      if (this.#bus !== bus) return; // lost meanwhile: #open starts over
-      try {
-        await this.#busCall("AddMatch", rule);
-      } catch (err) {
-        const refused = err instanceof SystemdError && err.dbusName.endsWith(".LimitsExceeded");
-        if (this.#unitRulesRefused || !refused) throw err;
-        this.#unitRulesRefused = true;
-        this.#log.warn("the bus refuses more match rules; receiving every unit's changes", {
-          rules: this.#rules.size,
-          error: String(err),
-        });
-        return this.#syncRules(bus);
-      }
-      this.#rules.add(rule);
+    // Added together: one round trip each made a pass that watched 30 new units wait for 30.
+    const adding = [...target].filter((rule) => !this.#rules.has(rule));
+    if (this.#bus !== bus) return; // lost meanwhile: #open starts over
+    const added = await Promise.allSettled(adding.map((rule) => this.#busCall("AddMatch", rule)));
+    added.forEach((r, i) => {
+      if (r.status === "fulfilled") this.#rules.add(adding[i] as string);
+    });
+    const failure = added.find((r) => r.status === "rejected");
+    if (failure !== undefined) {
+      const err: unknown = failure.reason;
+      const refused = err instanceof SystemdError && err.dbusName.endsWith(".LimitsExceeded");
+      if (this.#unitRulesRefused || !refused) throw err;
+      this.#unitRulesRefused = true;
+      this.#log.warn("the bus refuses more match rules; receiving every unit's changes", {
+        rules: this.#rules.size,
+        error: String(err),
+      });
+      return this.#syncRules(bus);
     }
     for (const rule of [...this.#rules]) {
       if (target.has(rule)) continue;
