@@ -27,17 +27,22 @@ export class WaitTimeout extends Error {
   }
 }
 
+/** `check`, with an error counted as "not yet": fleet retried on every error inside an attempt (an API blip must not fail a start). */
+async function passes(check: () => Promise<boolean>): Promise<boolean> {
+  try {
+    return await check();
+  } catch {
+    return false;
+  }
+}
+
 /** One attempt: check every pollMs until `check` passes or attemptMs elapsed. */
 async function attempt(ctx: Context, check: () => Promise<boolean>): Promise<boolean> {
   const deadline = Date.now() + ctx.pace.attemptMs;
   for (;;) {
     await sleep(ctx.pace.pollMs, ctx.io.signal);
     if (ctx.io.signal?.aborted) return false;
-    try {
-      if (await check()) return true;
-    } catch {
-      // fleet retried on every error inside an attempt (an API blip must not fail a start).
-    }
+    if (await passes(check)) return true;
     if (Date.now() >= deadline) return false;
   }
 }
@@ -47,6 +52,9 @@ async function attempts(
   max: number,
   check: () => Promise<boolean>,
 ): Promise<boolean> {
+  // Checked once before the first pause, where fleet slept 250 ms first: a unit just created
+  // is already "inactive", so `start` of local files waited a quarter of a second for nothing.
+  if (await passes(check)) return true;
   for (let i = 0; max < 1 || i < max; i++) {
     if (await attempt(ctx, check)) return true;
     if (ctx.io.signal?.aborted) return false;

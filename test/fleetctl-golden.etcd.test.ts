@@ -176,7 +176,14 @@ class StandIn {
   }
 }
 
+// fleet's 250 ms / 2 s pace, shortened: what is waited for is the same.
+const TEST_PACE = { ...FLEET_PACE, pollMs: 10, attemptMs: 200 };
+
 async function fleetctl(...args: string[]) {
+  return fleetctlAt(TEST_PACE, ...args);
+}
+
+async function fleetctlAt(pace: typeof FLEET_PACE, ...args: string[]) {
   let out = "";
   let err = "";
   const code = await runFleetctl(
@@ -192,8 +199,7 @@ async function fleetctl(...args: string[]) {
       cwd: unitDir,
       isTTY: false,
     },
-    // fleet's 250 ms / 2 s pace, shortened: what is waited for is the same.
-    { ...FLEET_PACE, pollMs: 10, attemptMs: 200 },
+    pace,
   );
   return { out, err, code };
 }
@@ -458,6 +464,20 @@ describe("(etcd) fleetctl against fleet v1.0.0's golden outputs", () => {
     await registry.machines.patchMetadata(H3, [{ op: "add", key: "extra", value: "yes" }]);
     await same("list-machines.after-patch", "list-machines", "--full");
     await registry.machines.patchMetadata(H3, [{ op: "remove", key: "extra" }]);
+  });
+
+  it("(etcd) a unit already in the awaited state is reported without a pause first", async () => {
+    // fleet slept a poll interval before its first check; a pause of a minute here would
+    // lose the race below.
+    writeFileSync(join(unitDir, "quick.service"), "[Service]\nExecStart=/bin/sleep 100000\n");
+    const slow = { ...FLEET_PACE, pollMs: 60_000, attemptMs: 60_000 };
+    const paused = new Promise((r) => setTimeout(() => r("paused"), 10_000).unref());
+    expect(await Promise.race([fleetctlAt(slow, "submit", "quick.service"), paused])).toEqual({
+      out: "Unit quick.service inactive\n",
+      err: "",
+      code: 0,
+    });
+    expect((await fleetctl("destroy", "quick.service")).code).toBe(0);
   });
 
   it("(etcd) destroying everything empties the listings", async () => {
