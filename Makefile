@@ -5,8 +5,11 @@
 setup:
 	@bash scripts/setup.sh
 
+# tsc, then fleetctl bundled into one file (scripts/bundle-fleetctl.mjs says why).
+BUILD = npx tsc -p tsconfig.build.json && node scripts/bundle-fleetctl.mjs
+
 build: setup
-	npx tsc -p tsconfig.build.json
+	$(BUILD)
 
 typecheck: setup
 	npx tsc -p tsconfig.json --noEmit
@@ -20,7 +23,7 @@ unit: setup
 # Typecheck, lint, then every test (unit, etcd and real-systemd ones; the latter need root).
 test: setup
 	npx tsc -p tsconfig.json --noEmit
-	npx tsc -p tsconfig.build.json
+	$(BUILD)
 	npx biome check .
 	npx vitest run
 

@@ -9,7 +9,7 @@
  * - GET /fleet/v1/units, every page (fleetctl's ApiClient, zod-validated);
  * - GET /fleet/v1/state, every page;
  * - `fleetctl list-unit-files` and `fleetctl list-units`, in-process (reads + table);
- * - `fleetctl list-units` as a process (node dist/cli/main.js) when dist/ is built: what an
+ * - `fleetctl list-units` as a process (node dist/cli/fleetctl.js) when dist/ is built: what an
  *   operator waits for, node's start-up included.
  * Target: fleetctl list-units at 10,000 units within 1 s.
  */
@@ -176,11 +176,11 @@ async function main(): Promise<void> {
     }
     log("fleetctl list-units (in-process)");
     row("fleetctl list-units (in-process)", await timeAsync(() => runFleetctl(["list-units"], io)));
-    const bin = join(REPO, "dist/cli/main.js");
+    const bin = join(REPO, "dist/cli/fleetctl.js");
     if (existsSync(bin)) {
       log("fleetctl list-units (process)");
       row(
-        "fleetctl list-units (node dist/cli/main.js)",
+        "fleetctl list-units (node dist/cli/fleetctl.js)",
         // Asynchronously: the API answering it runs in this process.
         await timeAsync(
           () =>

@@ -2,7 +2,7 @@
  * Our fleetctl's own `start` (blocking, as users run it: it returns when systemd reports the
  * units running) on 3 real hosts running fleetd as a service (needs root, and `make build`):
  *   npx tsx bench/fleetctl-start.ts          (env RUNS=3)
- * Timed from spawning `node dist/cli/main.js start ...` (node's start-up included) until it
+ * Timed from spawning `node dist/cli/fleetctl.js start ...` (node's start-up included) until it
  * exits 0, for 1 unit and for 30 instances of a local template; then `destroy` of them until it
  * exits. fleet v1.0.0's figures for the same scenarios are in FLEET-BASELINE.md (3.79 s and
  * 3.86 s until list-units shows them running, with its fleetctl and --no-block).
@@ -16,7 +16,7 @@ import { bootFleetHosts, REPO } from "../test/harness/fleet-hosts.js";
 import { median } from "./stats.js";
 
 const RUNS = Number(process.env.RUNS ?? 3);
-const FLEETCTL = path.join(REPO, "dist", "cli", "main.js");
+const FLEETCTL = path.join(REPO, "dist", "cli", "fleetctl.js");
 
 function fleetctl(endpoint: string, cwd: string, args: readonly string[]): Promise<number> {
   const t0 = performance.now();

@@ -25,7 +25,7 @@ const REPO = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
 const RUN_DIR = process.env.FLEET_DEMO_RUN_DIR ?? path.join(DEFAULT_RUNS_ROOT, "demo");
 const STATE_DIR = process.env.FLEET_DEMO_STATE_DIR ?? path.join(REPO, ".fleet-demo");
 const UNITS_DIR = path.join(REPO, "docs", "examples", "units");
-const FLEETCTL = path.join(REPO, "dist", "cli", "main.js");
+const FLEETCTL = path.join(REPO, "dist", "cli", "fleetctl.js");
 
 /** Each host's role in the demo: what its cloud-config gives it. */
 const HOSTS = [
