@@ -38,6 +38,9 @@ export async function applyTasks(
   const writes = writeTasks.map((t) => t.unit);
   /** The batch's files, placed together by its first write (see UnitFileStore.placeAll). */
   let placing: Promise<Map<string, PlacedUnit>> | undefined;
+  const unloads = tasks.flatMap((t) => (t.type === "unload" ? [t.unit] : []));
+  /** The same for its unloads: error by unit, undefined where it was removed. */
+  let removing: Promise<Map<string, Error | undefined>> | undefined;
   /** Units systemd held a parsed copy of, read once just before the batch's first write. */
   let heldBefore: Promise<ReadonlySet<string> | undefined> | undefined;
   const run = async (task: Task): Promise<void> => {
@@ -49,10 +52,15 @@ export async function applyTasks(
           await systemd.waitForJob(job, 90_000);
           break;
         }
-        case "unload":
-          await files.remove(task.unit);
+        case "unload": {
+          removing ??= files
+            .removeAll(unloads)
+            .then((removed) => new Map(removed.map((r) => [r.name, r.error])));
+          const error = (await removing).get(task.unit);
+          if (error !== undefined) throw error;
           effects.removed.push(task.unit);
           break;
+        }
         case "write": {
           heldBefore ??= heldCopies(systemd, writes);
           await heldBefore;

@@ -151,9 +151,21 @@ describe("(root) systemd client on a real host", () => {
     // The unit that could not be enabled is removed whole, as fleet did, not left half placed.
     expect(existsSync(`${host?.rootDir}/run/fleet/units/badalias.service`)).toBe(false);
     expect(existsSync(`${host?.rootDir}/run/systemd/system/badalias.service`)).toBe(false);
-    for (const name of ["plain.service", "wanted.service"]) await store.remove(name);
+    // Removed as a batch too, with a unit systemd never had among them: it is already gone.
+    const removed = await store.removeAll([
+      "plain.service",
+      "never-placed.service",
+      "wanted.service",
+    ]);
+    expect(removed.filter((r) => r.error !== undefined)).toEqual([]);
     await client.reload();
     expect(await store.list()).toEqual([]);
+    for (const link of [
+      "plain.service",
+      "wanted.service",
+      "multi-user.target.wants/wanted.service",
+    ])
+      expect(existsSync(`${host?.rootDir}/run/systemd/system/${link}`)).toBe(false);
   });
 
   it("(root) reads 300 units in one call", async () => {

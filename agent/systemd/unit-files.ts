@@ -116,15 +116,21 @@ export class UnitFileStore {
     });
   }
 
-  /** One call for every unit's path; if it fails, one call per unit, recording who failed. */
+  /**
+   * One call for all the units (given their paths and names); if it fails, one call per unit,
+   * recording who failed.
+   */
   async #eachOrAll(
     names: readonly string[],
-    call: (paths: string[]) => Promise<unknown>,
+    call: (paths: string[], names: readonly string[]) => Promise<unknown>,
     errors: Map<string, Error>,
   ): Promise<void> {
     if (names.length === 0) return;
     try {
-      await call(names.map((n) => this.hostPath(n)));
+      await call(
+        names.map((n) => this.hostPath(n)),
+        names,
+      );
       return;
     } catch (err) {
       if (names.length === 1) {
@@ -134,7 +140,7 @@ export class UnitFileStore {
     }
     for (const name of names) {
       try {
-        await call([this.hostPath(name)]);
+        await call([this.hostPath(name)], [name]);
       } catch (err) {
         errors.set(name, asError(err));
       }
@@ -143,14 +149,47 @@ export class UnitFileStore {
 
   /** Disables and unlinks the unit, clears a failed state, removes the file. Stop it first. */
   async remove(name: string): Promise<void> {
+    const [removed] = await this.removeAll([name]);
+    if (removed?.error !== undefined) throw removed.error;
+  }
+
+  /**
+   * `remove` for a batch: one DisableUnitFiles for all of them (file by file if it fails),
+   * then their failed states cleared and their files removed together. A destroy of 300 units
+   * made 300 DisableUnitFiles, each a scan of systemd's unit paths, one after another.
+   */
+  async removeAll(names: readonly string[]): Promise<{ name: string; error?: Error }[]> {
+    const errors = new Map<string, Error>();
+    await this.#eachOrAll(names, (_paths, batch) => this.#disable(batch), errors);
+    await Promise.all(
+      names
+        .filter((name) => !errors.has(name))
+        .map(async (name) => {
+          try {
+            await this.systemd.resetFailedUnit(name);
+            await rm(this.#fsPath(name), { force: true });
+          } catch (err) {
+            errors.set(name, asError(err));
+          }
+        }),
+    );
+    return names.map((name) => {
+      const error = errors.get(name);
+      return error === undefined ? { name } : { name, error };
+    });
+  }
+
+  /** Disables and unlinks these units; one that systemd does not know is already gone. */
+  async #disable(names: readonly string[]): Promise<void> {
     try {
-      await this.systemd.disableUnitFiles([name], true);
+      await this.systemd.disableUnitFiles(names, true);
     } catch (err) {
       if (!(err instanceof SystemdError) || !/NoSuchUnit|not found|No such file/i.test(err.message))
         throw err;
+      // In a batch, the unknown unit may have hidden the others: #eachOrAll does not retry a
+      // call that "succeeded", so do them one by one here.
+      if (names.length > 1) for (const name of names) await this.#disable([name]);
     }
-    await this.systemd.resetFailedUnit(name);
-    await rm(this.#fsPath(name), { force: true });
   }
 
   /** The unit files present (a restarted agent adopts them instead of rewriting them). */
