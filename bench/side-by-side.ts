@@ -2,8 +2,13 @@
  * fleet v1.0.0 and fleet-ts side by side, in one run, through fleet's own measurement harness
  * (../shared/tools/harness/bench-fleet.sh) and fleet's own fleetctl: the same hosts recipe, the
  * same scenarios, the same observation (list-units polls, cgroup process counts, etcd's
- * /metrics), first with fleet's fleetd, then with ours swapped in through FLEETD_BIN. Prints
- * one markdown table of medians and ratios.
+ * /metrics), first with fleet's fleetd, then with ours swapped in through FLEETD_BIN, then ours
+ * again driven by our own fleetctl (OWN_FLEETCTL=0 skips that run). Prints one markdown table
+ * of medians and ratios.
+ *
+ * In the third run the commands that change the cluster (start, destroy, ...) are fleet-ts's
+ * fleetctl (dist/cli/fleetctl.js) and the harness's list-units polls stay fleet's Go fleetctl,
+ * so that the observation costs the same in all three runs.
  *
  * Run by hand, as root, after `make build` (it reads ../shared, which the project's tests never do):
  *   npx tsx bench/side-by-side.ts                         scenarios a b c (start/destroy)
@@ -11,7 +16,7 @@
  * fleet-ts's own figures, without fleet, come from bench/agent-real.ts and bench/failover.ts.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -20,6 +25,26 @@ import { median } from "./stats.js";
 const REPO = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
 const HARNESS = path.join(REPO, "..", "shared", "tools", "harness", "bench-fleet.sh");
 const OURS = path.join(REPO, "dist", "agent", "main.js");
+const OUR_FLEETCTL = path.join(REPO, "dist", "cli", "fleetctl.js");
+const FLEET_FLEETCTL = path.join(REPO, "..", "shared", "tools", "fleetctl-v1.0.0");
+
+/** A fleetctl for the harness: ours for the commands that change the cluster, fleet's for reads. */
+function ownFleetctlWrapper(dir: string): string {
+  const file = path.join(dir, "fleetctl-own");
+  writeFileSync(
+    file,
+    [
+      "#!/bin/sh",
+      'case "$1" in',
+      `  start|stop|load|unload|submit|destroy) exec ${process.execPath} ${OUR_FLEETCTL} "$@" ;;`,
+      `  *) exec ${FLEET_FLEETCTL} "$@" ;;`,
+      "esac",
+      "",
+    ].join("\n"),
+    { mode: 0o755 },
+  );
+  return file;
+}
 
 /**
  * The figures worth a row: [scenario, metric, label]; lower is better for all of them. Not the
@@ -121,40 +146,46 @@ const fmt = (v: number | undefined) =>
 
 async function main(): Promise<void> {
   if (!existsSync(HARNESS)) throw new Error(`${HARNESS} not found: this benchmark needs ../shared`);
-  if (!existsSync(OURS)) throw new Error(`${OURS} not found: run make build first`);
+  for (const built of [OURS, OUR_FLEETCTL])
+    if (!existsSync(built)) throw new Error(`${built} not found: run make build first`);
   const dir = mkdtempSync(path.join(tmpdir(), "side-by-side-"));
   const scenarios = process.env.SCENARIOS ?? "a b c";
   const common = { SCENARIOS: scenarios, REPS: process.env.REPS ?? "3" };
+  const oursBin = `${process.execPath} --max-semi-space-size=1 --v8-pool-size=0 ${OURS}`;
+  const own = process.env.OWN_FLEETCTL !== "0";
   await run("fleet-v1.0.0", path.join(dir, "fleet"), common);
-  await run("fleet-ts", path.join(dir, "fleet-ts"), {
-    ...common,
-    FLEETD_BIN: `${process.execPath} --max-semi-space-size=1 --v8-pool-size=0 ${OURS}`,
-  });
+  await run("fleet-ts", path.join(dir, "fleet-ts"), { ...common, FLEETD_BIN: oursBin });
+  if (own)
+    await run("fleet-ts-own-fleetctl", path.join(dir, "fleet-ts-own"), {
+      ...common,
+      FLEETD_BIN: oursBin,
+      FLEETCTL: ownFleetctlWrapper(dir),
+    });
   const fleet = readRaw(path.join(dir, "fleet", "raw.tsv"));
   const ours = readRaw(path.join(dir, "fleet-ts", "raw.tsv"));
+  const oursOwn: Raw = own ? readRaw(path.join(dir, "fleet-ts-own", "raw.tsv")) : new Map();
 
   const lines = [
     `Scenarios ${scenarios}, ${common.REPS} repetitions, medians (raw files in ${dir}).`,
     "",
-    "| figure | fleet v1.0.0 | fleet-ts | ratio |",
-    "|---|---|---|---|",
+    "| figure | fleet v1.0.0 | fleet-ts | ratio | fleet-ts, its own fleetctl | ratio |",
+    "|---|---|---|---|---|---|",
   ];
-  /** One table row, unless neither run has the figure. */
-  const row = (label: string, a: number | undefined, b: number | undefined) => {
-    if (a !== undefined || b !== undefined)
-      lines.push(`| ${label} | ${fmt(a)} | ${fmt(b)} | ${ratioOf(a, b)} |`);
+  /** One table row, unless no run has the figure. */
+  const row = (label: string, at: (raw: Raw) => number | undefined) => {
+    const [a, b, c] = [fleet, ours, oursOwn].map(at);
+    if (a !== undefined || b !== undefined || c !== undefined)
+      lines.push(
+        `| ${label} | ${fmt(a)} | ${fmt(b)} | ${ratioOf(a, b)} | ${fmt(c)} | ${ratioOf(a, c)} |`,
+      );
   };
-  for (const [scenario, metric, label] of ROWS)
-    row(label, med(fleet, scenario, metric), med(ours, scenario, metric));
-  for (const [scenario, label] of AFTER_FLEETCTL)
-    row(label, afterFleetctl(fleet, scenario), afterFleetctl(ours, scenario));
+  for (const [scenario, metric, label] of ROWS) row(label, (raw) => med(raw, scenario, metric));
+  for (const [scenario, label] of AFTER_FLEETCTL) row(label, (raw) => afterFleetctl(raw, scenario));
   const scenarioNames = new Set([...fleet.keys(), ...ours.keys()].map((k) => k.split("\t")[0]));
   for (const s of scenarioNames) {
     if (s === undefined) continue;
-    row(
-      `${s}: etcd requests (v2 HTTP + v3 gRPC, incl. the harness's polls)`,
-      etcdRequests(fleet, s),
-      etcdRequests(ours, s),
+    row(`${s}: etcd requests (v2 HTTP + v3 gRPC, incl. the harness's polls)`, (raw) =>
+      etcdRequests(raw, s),
     );
   }
   process.stdout.write(`${lines.join("\n")}\n`);
