@@ -36,11 +36,24 @@ async function passes(check: () => Promise<boolean>): Promise<boolean> {
   }
 }
 
-/** One attempt: check every pollMs until `check` passes or attemptMs elapsed. */
-async function attempt(ctx: Context, check: () => Promise<boolean>): Promise<boolean> {
+/**
+ * The first pauses of a wait, before fleet's pollMs: a unit starts in ~0.1–0.2 s here, and a
+ * first check 250 ms after the launch made every blocking start take at least that long.
+ * Doubling from 50 ms reaches fleet's 250 ms by the fourth check, so a long wait polls the
+ * API no more often than fleet's fleetctl did.
+ */
+const FIRST_PAUSE_MS = 50;
+
+/** One attempt: check every pollMs (the first attempt sooner) until `check` passes or attemptMs elapsed. */
+async function attempt(
+  ctx: Context,
+  check: () => Promise<boolean>,
+  first: boolean,
+): Promise<boolean> {
   const deadline = Date.now() + ctx.pace.attemptMs;
-  for (;;) {
-    await sleep(ctx.pace.pollMs, ctx.io.signal);
+  for (let k = 0; ; k++) {
+    const pause = first ? Math.min(ctx.pace.pollMs, FIRST_PAUSE_MS * 2 ** k) : ctx.pace.pollMs;
+    await sleep(pause, ctx.io.signal);
     if (ctx.io.signal?.aborted) return false;
     if (await passes(check)) return true;
     if (Date.now() >= deadline) return false;
@@ -56,7 +69,7 @@ async function attempts(
   // is already "inactive", so `start` of local files waited a quarter of a second for nothing.
   if (await passes(check)) return true;
   for (let i = 0; max < 1 || i < max; i++) {
-    if (await attempt(ctx, check)) return true;
+    if (await attempt(ctx, check, i === 0)) return true;
     if (ctx.io.signal?.aborted) return false;
   }
   return false;

@@ -44,6 +44,7 @@ const PLAN: Record<string, readonly string[]> = {
   "loaded.service": [H1],
   "lifecycle.service": [H3],
   "global.service": [H1, H2, H3],
+  "quick.service": [H2],
 };
 const UNSCHEDULABLE_REASON = "no machine has role=nonexistent (3 machines checked)";
 
@@ -466,7 +467,7 @@ describe("(etcd) fleetctl against fleet v1.0.0's golden outputs", () => {
     await registry.machines.patchMetadata(H3, [{ op: "remove", key: "extra" }]);
   });
 
-  it("(etcd) a unit already in the awaited state is reported without a pause first", async () => {
+  it("(etcd) a wait checks before its first pause, and its first pauses are short", async () => {
     // fleet slept a poll interval before its first check; a pause of a minute here would
     // lose the race below.
     writeFileSync(join(unitDir, "quick.service"), "[Service]\nExecStart=/bin/sleep 100000\n");
@@ -477,6 +478,12 @@ describe("(etcd) fleetctl against fleet v1.0.0's golden outputs", () => {
       err: "",
       code: 0,
     });
+    // A blocking start: the stand-in agent reports the unit running ~10 ms after it is
+    // scheduled. The first pauses are short, whatever the pace; the pace's interval is only
+    // reached later (here 60 s: it would lose the race).
+    const started = await Promise.race([fleetctlAt(slow, "start", "quick.service"), paused]);
+    expect(started).toMatchObject({ err: "", code: 0 });
+    expect((started as { out: string }).out).toMatch(/^Unit quick\.service launched on /m);
     expect((await fleetctl("destroy", "quick.service")).code).toBe(0);
   });
 
