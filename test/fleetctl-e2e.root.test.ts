@@ -179,7 +179,12 @@ describe("(root) our fleetctl on 3 real hosts", () => {
   });
 
   it("(root) journal shows the last lines, and journal -f shows new ones", async () => {
-    const last = await fleetctl("journal", "--lines", "3", "ticker.service");
+    // The unit may have been running for less than its first three ticks: wait for them.
+    const journal = () => fleetctl("journal", "--lines", "3", "ticker.service");
+    await expect
+      .poll(async () => (await journal()).out.match(/tick \d+$/gm)?.length ?? 0, T)
+      .toBe(3);
+    const last = await journal();
     expect(last.code).toBe(0);
     const lines = last.out.split("\n").filter(Boolean);
     expect(lines).toHaveLength(3);
