@@ -63,8 +63,8 @@ export class UnitFileStore {
    */
   async place(name: string, text: string): Promise<{ enabled: boolean }> {
     const [placed] = await this.placeAll([{ name, text }]);
-    if (placed === undefined || placed.error !== undefined) throw placed?.error;
-    return { enabled: placed.enabled };
+    if (placed?.error !== undefined) throw placed.error;
+    return { enabled: placed?.enabled ?? false };
   }
 
   /**
@@ -155,8 +155,8 @@ export class UnitFileStore {
 
   /**
    * `remove` for a batch: one DisableUnitFiles for all of them (file by file if it fails),
-   * then their failed states cleared and their files removed together. A destroy of 300 units
-   * made 300 DisableUnitFiles, each a scan of systemd's unit paths, one after another.
+   * then their failed states cleared and their files removed together. A pass that unloaded 30
+   * units made 30 DisableUnitFiles one after another.
    */
   async removeAll(names: readonly string[]): Promise<{ name: string; error?: Error }[]> {
     const errors = new Map<string, Error>();
