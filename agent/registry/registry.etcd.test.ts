@@ -104,14 +104,15 @@ describe("(etcd) units", () => {
     expect((await r.units.get("a.service"))?.value.desiredState).toBe("launched");
   });
 
-  it("(etcd) refuses a transition the check rejects, changing nothing", async () => {
+  it("(etcd) refuses a change the caller's function rejects, changing nothing", async () => {
     const r = registry();
     await r.units.create(unit("t@.service", "inactive"));
-    const noTemplates = (u: UnitRecord, to: string) => {
+    const noTemplates = (u: UnitRecord, to: UnitRecord["desiredState"]) => {
       if (u.name.includes("@.") && to !== "inactive")
         throw new Error(`cannot activate template "${u.name}"`);
+      return { ...u, desiredState: to };
     };
-    await expect(r.units.setDesiredState("t@.service", "launched", noTemplates)).rejects.toThrow(
+    await expect(r.units.update("t@.service", (u) => noTemplates(u, "launched"))).rejects.toThrow(
       /cannot activate template/,
     );
     expect((await r.units.get("t@.service"))?.value.desiredState).toBe("inactive");
@@ -121,10 +122,11 @@ describe("(etcd) units", () => {
     const r = registry();
     await r.units.create(unit("race.service", "inactive"));
     const read = await r.units.get("race.service");
-    const rev = read?.modRevision ?? 0;
+    if (read === undefined) throw new Error("not created");
+    // Both write over the same read, as two API PUTs that read the unit at once do.
     const results = await Promise.allSettled([
-      r.units.setDesiredState("race.service", "loaded", undefined, { ifModRevision: rev }),
-      r.units.setDesiredState("race.service", "launched", undefined, { ifModRevision: rev }),
+      r.units.replace(read, { ...read.value, desiredState: "loaded" }),
+      r.units.replace(read, { ...read.value, desiredState: "launched" }),
     ]);
     const won = results.filter((x) => x.status === "fulfilled");
     const lost = results.filter((x) => x.status === "rejected");

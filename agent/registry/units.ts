@@ -58,19 +58,15 @@ export class UnitStore {
   }
 
   /**
-   * Read-modify-write of one unit, applied only if nobody changed it in between (or since
-   * `guard.ifModRevision`). `change` may throw to refuse (e.g. an illegal transition).
+   * Read-modify-write of one unit, applied only if nobody changed it in between. `change` may
+   * throw to refuse (e.g. an illegal transition).
    */
   async update(
     name: string,
     change: (current: UnitRecord) => UnitRecord,
-    guard: WriteGuard = {},
   ): Promise<Stored<UnitRecord>> {
     const current = await this.get(name);
     if (current === undefined) throw new NotFoundError(`unit ${name} does not exist`);
-    if (guard.ifModRevision !== undefined && guard.ifModRevision !== current.modRevision) {
-      throw conflict(name);
-    }
     return this.replace(current, change(current.value));
   }
 
@@ -94,20 +90,8 @@ export class UnitStore {
     throw conflict(name);
   }
 
-  async setDesiredState(
-    name: string,
-    desiredState: DesiredState,
-    check: (unit: UnitRecord, to: DesiredState) => void = () => {},
-    guard: WriteGuard = {},
-  ): Promise<Stored<UnitRecord>> {
-    return this.update(
-      name,
-      (unit) => {
-        check(unit, desiredState);
-        return { ...unit, desiredState };
-      },
-      guard,
-    );
+  async setDesiredState(name: string, desiredState: DesiredState): Promise<Stored<UnitRecord>> {
+    return this.update(name, (unit) => ({ ...unit, desiredState }));
   }
 
   /**
