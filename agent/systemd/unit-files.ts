@@ -90,28 +90,21 @@ export class UnitFileStore {
         }
       }),
     );
-    const ok = () => units.filter((u) => !errors.has(u.name));
+    const ok = () => units.filter((u) => !errors.has(u.name)).map((u) => u.name);
+    await this.#eachOrAll(ok(), (paths) => this.systemd.linkUnitFiles(paths, true, true), errors);
+    const install = new Set(units.filter((u) => hasInstallSection(u.text)).map((u) => u.name));
+    const linked = ok();
     await this.#eachOrAll(
-      ok().map((u) => u.name),
-      (paths) => this.systemd.linkUnitFiles(paths, true, true),
-      errors,
-    );
-    const installed = ok().filter((u) => hasInstallSection(u.text));
-    const linked = new Set(ok().map((u) => u.name));
-    await this.#eachOrAll(
-      installed.map((u) => u.name),
+      linked.filter((name) => install.has(name)),
       (paths) => this.systemd.enableUnitFiles(paths, true, true),
       errors,
     );
-    await Promise.all(
-      installed
-        .filter((u) => errors.has(u.name) && linked.has(u.name))
-        .map((u) => this.remove(u.name).catch(() => {})),
-    );
-    return units.map(({ name, text }) => {
+    // What removing them fails on is not reported: the caller is told why enabling failed.
+    await this.removeAll(linked.filter((name) => install.has(name) && errors.has(name)));
+    return units.map(({ name }) => {
       const error = errors.get(name);
       return error === undefined
-        ? { name, enabled: hasInstallSection(text) }
+        ? { name, enabled: install.has(name) }
         : { name, enabled: false, error };
     });
   }
